@@ -1,0 +1,65 @@
+"""The one interface every model backend implements.
+
+A backend takes a batch of `GenerationRequest`s and returns, for each request, `n` `Completion`s.
+Stop strings are excluded from the returned text (as OpenAI and vLLM do). Backends never know
+about trees, prompts or domains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+FinishReason = Literal["stop", "length", "eos"]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    n: int = 1
+    max_new_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    num_tokens: int
+    finish_reason: FinishReason  # "stop": a stop string matched; "eos": end of sequence; "length": budget hit
+
+
+@dataclass
+class GeneratorStats:
+    """Running totals a backend keeps, so callers can report throughput without timing each call."""
+
+    calls: int = 0
+    requests: int = 0
+    completions: int = 0
+    generated_tokens: int = 0
+    prompt_tokens: int = 0
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What the search, the trainer and the agents need from a language model."""
+
+    name: str
+    stats: GeneratorStats
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        """One list of `request.n` completions per request, in request order."""
+        ...
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        """The prompt text for `messages`, ending where the assistant's reply begins."""
+        ...
+
+    @property
+    def max_n(self) -> int | None:
+        """The largest `n` one request may ask for; None when unbounded."""
+        ...

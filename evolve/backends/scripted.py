@@ -1,0 +1,108 @@
+"""A deterministic fake backend for tests: the caller scripts each continuation.
+
+`respond(request, sample_index)` returns the full continuation the "model" would write; the
+backend then applies `stop` and `max_new_tokens` itself, the way a real backend would, so the
+output depends only on (request, sample index) and never on how requests were batched.
+
+Token accounting: one token = one whitespace-separated word; a stop string costs no tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Callable, Sequence
+
+from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats
+
+__all__ = ["ScriptedGenerator", "apply_stop_and_budget", "render_tagged_chat"]
+
+Respond = Callable[[GenerationRequest, int], str]
+
+_WORD = re.compile(r"\S+")
+
+
+def _count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _cut_after_words(text: str, budget: int) -> str:
+    """`text` up to the end of its `budget`-th word (keeps the original whitespace between words)."""
+    if budget <= 0:
+        return ""
+    for index, match in enumerate(_WORD.finditer(text), start=1):
+        if index == budget:
+            return text[: match.end()]
+    return text
+
+
+def apply_stop_and_budget(text: str, stop: Sequence[str], max_new_tokens: int) -> Completion:
+    """What a model that "wants" to write `text` returns under `stop` and `max_new_tokens`.
+
+    The budget runs out before a stop string is reached if the text before the stop string has more
+    words than the budget; then the result is cut at the budget with finish reason "length".
+    """
+    stop_at = min((pos for pos in (text.find(s) for s in stop if s) if pos >= 0), default=-1)
+    before_stop = text if stop_at < 0 else text[:stop_at]
+    words = _count_words(before_stop)
+    if words > max_new_tokens:
+        return Completion(_cut_after_words(before_stop, max_new_tokens), max_new_tokens, "length")
+    reason: FinishReason = "eos" if stop_at < 0 else "stop"
+    return Completion(before_stop, words, reason)
+
+
+def render_tagged_chat(messages: Sequence[dict[str, str]]) -> str:
+    """`<|role|>\\ncontent\\n` per message, then `<|assistant|>\\n` where the reply begins."""
+    parts = [f"<|{m['role']}|>\n{m['content']}\n" for m in messages]
+    return "".join(parts) + "<|assistant|>\n"
+
+
+class ScriptedGenerator:
+    """A `Generator` whose continuations come from a function; records batch sizes for tests."""
+
+    def __init__(self, respond: Respond, name: str = "scripted", max_n: int | None = None):
+        self.name = name
+        self.stats = GeneratorStats()
+        self.batch_sizes: list[int] = []
+        self._respond = respond
+        self._max_n = max_n
+
+    @classmethod
+    def cycle(cls, texts: Sequence[str], name: str = "scripted", max_n: int | None = None) -> "ScriptedGenerator":
+        """Sample `i` of every request continues with `texts[i % len(texts)]`."""
+        if not texts:
+            raise ValueError("ScriptedGenerator.cycle needs at least one text")
+        frozen = tuple(texts)
+        return cls(lambda _request, index: frozen[index % len(frozen)], name=name, max_n=max_n)
+
+    @classmethod
+    def constant(cls, text: str, name: str = "scripted") -> "ScriptedGenerator":
+        """Every sample of every request continues with `text`."""
+        return cls(lambda _request, _index: text, name=name)
+
+    @property
+    def max_n(self) -> int | None:
+        return self._max_n
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        started = time.perf_counter()
+        results: list[list[Completion]] = []
+        for request in requests:
+            if self._max_n is not None and request.n > self._max_n:
+                raise ValueError(f"request asks for n={request.n} but this generator allows at most {self._max_n}")
+            completions = [
+                apply_stop_and_budget(self._respond(request, index), request.stop, request.max_new_tokens)
+                for index in range(request.n)
+            ]
+            results.append(completions)
+            self.stats.prompt_tokens += _count_words(request.prompt)
+            self.stats.completions += len(completions)
+            self.stats.generated_tokens += sum(c.num_tokens for c in completions)
+        self.batch_sizes.append(len(requests))
+        self.stats.calls += 1
+        self.stats.requests += len(requests)
+        self.stats.seconds += time.perf_counter() - started
+        return results
+
+    def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
+        return render_tagged_chat(messages)

@@ -1,0 +1,61 @@
+"""The `evolve` command line. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from evolve.errors import DomainError, EvolveError
+
+app = typer.Typer(
+    name="evolve",
+    help="Self-evolving domain reasoner: MedS3-style MCTS search, domains and models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so `import evolve.cli` stays cheap until a command actually runs.
+    from evolve.cli import demo_cmd, domains_cmd, search_cmd, tree_cmd
+
+    app.add_typer(domains_cmd.app, name="domains", help="List, inspect, check and add task domains.")
+    app.add_typer(tree_cmd.app, name="tree", help="Inspect search trees.")
+    app.command("search", help="Run the batched MedS3 MCTS over a domain's questions.")(search_cmd.search)
+    app.command("demo", help="Search a few bundled medqa seeds with the embedded model and summarise.")(
+        demo_cmd.demo
+    )
+
+
+def _quiet_libraries() -> None:
+    # Library progress bars and warnings would break the one-line error contract and the live bar.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def main(argv: list[str] | None = None) -> None:
+    _quiet_libraries()
+    _register()
+    try:
+        # standalone_mode=False returns `typer.Exit` codes instead of exiting: pass them on
+        sys.exit(app(args=argv, standalone_mode=False) or 0)
+    except (EvolveError, DomainError) as err:
+        typer.secho(f"error: {err.one_line()}", err=True, fg="red")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors surface here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        raise

@@ -1,0 +1,141 @@
+"""`evolve domains list | show | check | add`: inspect, validate and create task domains."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from domains import Domain, Question, list_domains, load_domain
+from domains.answers import ANSWER_TYPES
+from domains.convert import MAX_LISTED_BAD_ROWS
+from domains.errors import DomainError, DomainSpecError
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _console() -> Console:
+    # Built per call so output goes to whatever stdout is current (CliRunner swaps it); no wrapping of long lines.
+    return Console(highlight=False, soft_wrap=True)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """List built-in and user domains: name, source, answer type, description, folder."""
+    console = _console()
+    infos = list_domains()
+    width = max([len(info.name) for info in infos] + [4])
+    console.print(f"{'name':<{width}}  {'source':<7}  {'type':<7}  description", markup=False)
+    for info in infos:
+        if info.error:
+            console.print(f"{info.name:<{width}}  {info.source:<7}  {'BROKEN':<7}  {info.error}", markup=False)
+        else:
+            console.print(f"{info.name:<{width}}  {info.source:<7}  {info.answer_type:<7}  {info.description} [{info.path}]", markup=False)
+
+
+@app.command("show")
+def show_cmd(
+    name: Annotated[str, typer.Argument(help="Domain name (see `evolve domains list`).")],
+    examples: Annotated[int, typer.Option(help="How many questions to show as the model sees them.")] = 2,
+) -> None:
+    """Print a domain's yaml summary and example questions formatted as the model sees them."""
+    domain = load_domain(name)
+    console = _console()
+    spec = domain.spec
+    console.print(f"[bold]{domain.name}[/bold] ({domain.source}) {domain.root}")
+    console.print(f"answer type: {domain.answer_type}")
+    console.print(f"description: {domain.description}")
+    console.print("splits: " + ", ".join(f"{split}={file}" for split, file in spec.splits.items()))
+    # options and answer_format only mean something for mcq; csv_header only for header-less CSV files.
+    skipped = {"csv_header"} | (set() if domain.answer_type == "mcq" else {"options", "answer_format"})
+    fields = spec.fields.model_dump(exclude_none=True, exclude=skipped)
+    console.print("fields: " + ", ".join(f"{key}={value}" for key, value in fields.items()))
+    if domain.answer_type == "numeric":
+        console.print(f"tolerance: abs={domain.tolerance.abs:g} rel={domain.tolerance.rel:g}")
+    if spec.verifier:
+        console.print(f"verifier: {spec.verifier}")
+    console.print("\n[bold]system prompt[/bold]", markup=True)
+    console.print(domain.system_prompt, markup=False)
+    for index, question in enumerate(domain.load_split("search", limit=examples), start=1):
+        console.print(f"\n[bold]example {index}[/bold] ({question.id}, answer {question.answer})")
+        console.print(domain.format_question(question), markup=False)
+
+
+@app.command("check")
+def check_cmd(name: Annotated[str, typer.Argument(help="Domain name (see `evolve domains list`).")]) -> None:
+    """Load every split, validate every row, print counts and answer distributions; exit 1 if any row is bad."""
+    domain = load_domain(name)
+    console = _console()
+    problems = 0
+    if domain.spec.verifier:
+        domain.load_verifier()  # surfaces a missing file or function before any row is checked
+    for split in domain.split_names:
+        try:
+            conversion = domain.convert_split(split)
+        except DomainError as err:
+            console.print(f"{split}: [red]unreadable[/red] {err.one_line()}", markup=True)
+            problems += 1
+            continue
+        console.print(f"{split}: {len(conversion.questions)} questions, {len(conversion.bad_rows)} bad rows"
+                      f" ({domain.split_source(split)})")
+        console.print(f"  answers: {_distribution(domain, conversion.questions)}", markup=False)
+        for row in conversion.bad_rows[:MAX_LISTED_BAD_ROWS]:
+            console.print(f"  [red]{row.position}[/red]: {row.reason}", markup=True)
+        if len(conversion.bad_rows) > MAX_LISTED_BAD_ROWS:
+            console.print(f"  ... and {len(conversion.bad_rows) - MAX_LISTED_BAD_ROWS} more")
+        problems += len(conversion.bad_rows)
+    if problems:
+        typer.secho(f"error: domain '{domain.name}' has {problems} problem(s)", err=True, fg="red")
+        # SystemExit, not typer.Exit: evolve.cli.main runs click with standalone_mode=False, which turns
+        # typer.Exit into a return value that would be dropped.
+        raise SystemExit(1)
+    console.print(f"ok: domain '{domain.name}' is valid")
+
+
+def _distribution(domain: Domain, questions: list[Question]) -> str:
+    counts = Counter(q.answer for q in questions)
+    if domain.answer_type in ("mcq", "yesno"):
+        items = sorted(counts.items())
+    else:  # numbers and free text rarely repeat: the most common few say enough
+        items = counts.most_common(5)
+    shown = " ".join(f"{answer}:{count}" for answer, count in items)
+    return shown + (f" (+{len(counts) - len(items)} other values)" if len(counts) > len(items) else "")
+
+
+@app.command("add")
+def add_cmd(
+    name: Annotated[str, typer.Argument(help="New domain name (lower case, digits, - and _).")],
+    source: Annotated[str, typer.Option("--from", help="Data file (.jsonl .json .csv .tsv .parquet) or hf:owner/name[:split].")],
+    answer_type: Annotated[str, typer.Option("--type", help=f"Answer type: {', '.join(ANSWER_TYPES)}.")],
+    mappings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="KEY=SOURCE for the yaml's fields section, repeatable: question, options, answer, answer_format "
+            "(letter|index0|index1|text), context, id, explanation, csv_header. SOURCE is a dotted path "
+            "(question.stem), a column index, or 'a,b,c,d' for option columns, optionally with |after:MARK, "
+            "|before:MARK, |last_line, |except_last_line, |regex:PATTERN.",
+        ),
+    ] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Keep valid rows; write bad_rows.jsonl next to the domain.")] = False,
+    description: Annotated[str, typer.Option(help="One-line description for the yaml.")] = "",
+    dev_fraction: Annotated[float, typer.Option(help="Fraction of rows held out as the dev split.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the dev split's random choice.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing user domain of this name.")] = False,
+) -> None:
+    """Create a user domain in $EVOLVE_HOME/domains/NAME from a data file; an invalid file writes nothing."""
+    from domains.builder import add_domain, parse_mappings
+
+    if answer_type not in ANSWER_TYPES:
+        raise DomainSpecError(f"unknown answer type '{answer_type}'", where="--type", fix=f"use one of: {', '.join(ANSWER_TYPES)}")
+    fields = parse_mappings(mappings or [])
+    result = add_domain(
+        name, source, answer_type, fields,
+        description=description, skip_bad=skip_bad, dev_fraction=dev_fraction, seed=seed, force=force,
+    )
+    console = _console()
+    console.print(f"added domain '{name}' at {result.path}: {result.search_count} search, {result.dev_count} dev questions")
+    if result.bad_rows_path is not None:
+        console.print(f"skipped {len(result.bad_rows)} bad rows; reasons in {result.bad_rows_path}")

@@ -1,0 +1,180 @@
+"""The one typed config schema.
+
+YAML files give the values, `--set section.key=value` and CLI flags override them, and an unknown
+or misspelled key is an error that names the file, the key and the closest valid key. Every search
+number defaults to MedS3's value; the CPU presets in `configs/` shrink them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from evolve.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    spec: str = Field(
+        "embedded:smollm2-135m-instruct",
+        description="embedded:<name>, a local HF folder, a hub id, vllm:<model> or openai:<base_url>[#model]",
+    )
+    threads: int | None = Field(None, ge=1, description="torch threads for the hf backend (default: all cores)")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field("float32", description="weights dtype (hf)")
+    max_batch_size: int = Field(32, ge=1, description="rows decoded together by the hf backend")
+    openai_model: str | None = Field(None, description="model name sent to an openai: endpoint")
+    lora: str | None = Field(None, description="a PEFT LoRA adapter folder applied on top of the model")
+
+
+class SearchConfig(_Section):
+    """MedS3's data-synthesis MCTS. Defaults are the paper's values."""
+
+    root_children: int = Field(3, ge=1, description="Reason children of the root")
+    children: int = Field(3, ge=1, description="children of every other expanded node")
+    finish_threshold: float = Field(
+        0.9, ge=0, le=1, description="a node whose rollout value is >= this gets a single Finish child"
+    )
+    rollout_base: int = Field(20, ge=1, description="k = max(rollout_base // (depth + 1), rollout_min)")
+    rollout_min: int = Field(5, ge=1, description="the fewest rollouts a new node gets")
+    exploration: float = Field(2.0, ge=0, description="UCT constant c in Q + c*sqrt(ln N_parent / N_child)")
+    unvisited_score: float = Field(5.0, description="selection score of an unvisited child")
+    completed_score: float = Field(-1.0, description="selection score of a finished (completed) child")
+    correct_leaves: int = Field(4, ge=1, description="stop once this many Finish leaves are correct")
+    max_nodes: int = Field(60, ge=2, description="stop once the tree has this many nodes (finish chains excluded)")
+    max_depth: int = Field(
+        16, ge=1, description="a leaf at this depth gets a Finish child (a guard MedS3 does not need on GPU)"
+    )
+    force_finish: bool = Field(
+        True, description="at the stop, if fewer than correct_leaves are correct, run a Finish on every open leaf"
+    )
+    step_tokens: int = Field(256, ge=1, description="max new tokens of one Reason step")
+    finish_tokens: int = Field(1024, ge=1, description="max new tokens of a Finish generation")
+    rollout_tokens: int = Field(1024, ge=1, description="max new tokens of one rollout")
+    temperature: float = Field(1.0, ge=0, description="sampling temperature for steps, finishes and rollouts")
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling for steps, finishes and rollouts")
+    seed: int = Field(0, description="base seed; each request's seed derives from it, the question and the node")
+    trees_in_flight: int = Field(
+        16, ge=1, description="trees the scheduler advances together; their requests share backend calls"
+    )
+
+
+class DataConfig(_Section):
+    domain: str = Field("medqa", description="a built-in or user domain name (evolve domains list)")
+    split: str = Field("search", description="search, dev, or a path to a data file in the domain's format")
+    limit: int | None = Field(None, ge=1, description="search only the first N questions")
+
+
+class Config(_Section):
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    def digest(self, *sections: str) -> str:
+        """A short stable hash of the named sections (all if none), to make results attributable."""
+        data = self.model_dump(mode="json")
+        if sections:
+            data = {name: data[name] for name in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        keys.append(prefix + name)
+        sub = field.annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel):
+            keys.extend(_known_keys(sub, prefix + name + "."))
+    return keys
+
+
+def _suggest(key: str) -> str | None:
+    close = difflib.get_close_matches(key, _known_keys(Config), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _raise_validation(err: ValidationError, source: str) -> None:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        hint = _suggest(key)
+        fix = f"did you mean '{hint}'?" if hint else "remove it; `evolve search --help` lists the sections"
+        raise ConfigError(f"unknown config key '{key}'", where=source, fix=fix) from None
+    raise ConfigError(f"bad value for '{key}': {first['msg']}", where=source, fix="correct the value") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`search.max_nodes=10` -> (["search", "max_nodes"], 10); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not key=value", where="--set", fix="write e.g. --set search.max_nodes=10")
+    key, raw = text.split("=", 1)
+    path = [part for part in key.strip().split(".") if part]
+    if not path:
+        raise ConfigError(f"override '{text}' has no key", where="--set", fix="write e.g. --set search.max_nodes=10")
+    return path, yaml.safe_load(raw) if raw.strip() else None
+
+
+def _apply(data: dict, path: list[str], value: Any, source: str) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"'{part}' is not a section", where=source, fix="override a key inside a section")
+        node = child
+    node[path[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML preset (optional), apply `key=value` overrides, validate strictly."""
+    data: dict = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("config file not found", where=source, fix="check the path (presets live in configs/)") from None
+        except UnicodeDecodeError:
+            raise ConfigError("config file is not UTF-8 text", where=source, fix="save it as UTF-8") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            line = getattr(getattr(err, "problem_mark", None), "line", None)
+            where = f"{source}:{line + 1}" if line is not None else source
+            raise ConfigError(f"invalid YAML ({getattr(err, 'problem', err)})", where=where, fix="fix the YAML syntax") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("a config file must be a mapping of sections", where=source, fix="see configs/search-cpu.yaml")
+        data = loaded
+    try:
+        Config.model_validate(data)
+    except ValidationError as err:
+        _raise_validation(err, source)
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        _apply(data, keys, value, f"--set {text}")
+        try:
+            Config.model_validate(data)
+        except ValidationError as err:
+            _raise_validation(err, f"--set {text}")
+    return Config.model_validate(data)
+
+
+def describe_config() -> str:
+    """Every key with its default and help text, for `--help` and the README."""
+    lines = []
+    for section_name, field in Config.model_fields.items():
+        section = field.annotation
+        lines.append(f"{section_name}:")
+        for name, sub in section.model_fields.items():  # type: ignore[union-attr]
+            lines.append(f"  {name} = {sub.default!r}  # {sub.description}")
+    return "\n".join(lines)

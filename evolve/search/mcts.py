@@ -1,0 +1,160 @@
+"""MedS3's data-synthesis MCTS for one question, written as a coroutine.
+
+`run()` yields lists of work (`Propose` / `Rollout`) and is sent back the answers, so a scheduler
+can advance many trees at once and batch their work into shared backend calls. Nothing here knows
+about prompts or models.
+"""
+
+from __future__ import annotations
+
+from typing import Generator, Sequence
+
+from evolve.config import SearchConfig
+from evolve.search.maths import rollout_count, rollout_value, selection_score
+from evolve.search.tree import Node, Tree
+from evolve.search.work import Propose, Proposal, Rollout, Work, derive_seed
+
+# What a tree yields, what it is sent back, and what it returns when done.
+Step = Generator[list[Work], list, Tree]
+
+
+class MCTS:
+    def __init__(self, question_id: str, config: SearchConfig):
+        self.config = config
+        self.tree = Tree(question_id)
+
+    # -- the search ---------------------------------------------------------------------------
+    def run(self) -> Step:
+        while not self.should_stop():
+            if not (yield from self.iterate()):
+                break
+        if self.config.force_finish and len(self.tree.correct_leaves()) < self.config.correct_leaves:
+            yield from self.finish_open_leaves()
+        return self.tree
+
+    def iterate(self) -> Generator[list[Work], list, bool]:
+        leaf = self.select()
+        if leaf is None:
+            return False
+        children = yield from self.expand(leaf)
+        yield from self.simulate(children)
+        self.backpropagate(children)
+        return True
+
+    def should_stop(self) -> bool:
+        cfg, tree = self.config, self.tree
+        return (
+            len(tree.correct_leaves()) >= cfg.correct_leaves
+            or tree.budget_nodes() >= cfg.max_nodes
+            or tree.root.completed
+        )
+
+    # -- phases --------------------------------------------------------------------------------
+    def select(self) -> Node | None:
+        """Walk down by the tree policy to a leaf; None once every branch is finished."""
+        node = self.tree.root
+        while node.children:
+            child = self._best_child(node)
+            if child is None:
+                if node is self.tree.root:
+                    return None
+                node.completed = True  # nothing left to try below: never come back
+                node = self.tree.root
+                continue
+            node = child
+        return None if node.completed else node
+
+    def expand(self, leaf: Node) -> Generator[list[Work], list, list[Node]]:
+        cfg = self.config
+        confident = leaf.value is not None and leaf.value >= cfg.finish_threshold
+        finish = confident or leaf.depth >= cfg.max_depth
+        n = 1 if finish else (cfg.root_children if leaf is self.tree.root else cfg.children)
+        children = yield from self._propose(leaf, n, finish)
+        if not children:  # every Reason sample came back empty: let the policy finish instead
+            children = yield from self._propose(leaf, 1, True)
+        return children
+
+    def simulate(self, children: Sequence[Node]) -> Generator[list[Work], list, None]:
+        """Finish nodes are scored by the verifier; the others by the fraction of verified rollouts."""
+        cfg = self.config
+        pending = [c for c in children if not c.is_finish]
+        work = [
+            Rollout(
+                node_id=c.id,
+                steps=tuple(self.tree.steps(c)),
+                k=rollout_count(c.depth, cfg.rollout_base, cfg.rollout_min),
+                seed=self._seed(c, "rollout"),
+            )
+            for c in pending
+        ]
+        outcomes = (yield work) if work else []
+        for child, verdicts in zip(pending, outcomes, strict=True):
+            child.rollouts = list(verdicts)
+            child.value = rollout_value(verdicts)
+        for child in children:
+            if child.is_finish:
+                child.value = 1.0 if child.correct else 0.0
+
+    def backpropagate(self, children: Sequence[Node]) -> None:
+        for child in children:  # one update per child, in order, as MedS3 does
+            self.tree.backpropagate(child, child.value)
+
+    def finish_open_leaves(self) -> Step:
+        """Too few correct leaves at the stop: let the policy finish every open leaf once."""
+        leaves = self.tree.open_leaves()
+        if not leaves:
+            return self.tree
+        work = [self._propose_work(leaf, 1, True) for leaf in leaves]
+        answers = yield work
+        finished = []
+        for leaf, proposals in zip(leaves, answers, strict=True):
+            finished += self._attach(leaf, proposals, True)
+        yield from self.simulate(finished)
+        self.backpropagate(finished)
+        return self.tree
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _best_child(self, node: Node) -> Node | None:
+        cfg = self.config
+        best, best_score = None, cfg.completed_score
+        for child in self.tree.children(node):
+            score = selection_score(
+                q=child.q, visits=child.visits, parent_visits=node.visits, completed=child.completed,
+                exploration=cfg.exploration, unvisited_score=cfg.unvisited_score, completed_score=cfg.completed_score,
+            )
+            if score > best_score:  # strict: ties go to the earlier child, and finished ones never win
+                best, best_score = child, score
+        return best
+
+    def _propose(self, leaf: Node, n: int, finish: bool) -> Generator[list[Work], list, list[Node]]:
+        (proposals,) = yield [self._propose_work(leaf, n, finish)]
+        return self._attach(leaf, proposals, finish)
+
+    def _propose_work(self, leaf: Node, n: int, finish: bool) -> Propose:
+        purpose = f"finish{len(leaf.children)}" if finish else f"expand{len(leaf.children)}"
+        return Propose(node_id=leaf.id, steps=tuple(self.tree.steps(leaf)), n=n, finish=finish,
+                       seed=self._seed(leaf, purpose))
+
+    def _attach(self, leaf: Node, proposals: Sequence[Proposal], finish: bool) -> list[Node]:
+        """Turn proposals into child nodes; returns the nodes that need a value."""
+        new = []
+        for proposal in proposals:
+            steps = [s for s in proposal.steps if s.strip()]
+            if finish or proposal.final:
+                new.append(self._attach_finish(leaf, steps or [""], proposal))
+            elif steps:
+                new.append(self.tree.add_child(leaf, steps[0], "reason", tokens=proposal.tokens))
+        return new
+
+    def _attach_finish(self, leaf: Node, steps: list[str], proposal: Proposal) -> Node:
+        """A Finish may span several steps: the leading ones become a chain that inherits the
+        parent's value, the last one carries the verified answer."""
+        parent = leaf
+        for step in steps[:-1]:
+            parent = self.tree.add_child(parent, step, "reason", q=parent.q, visits=1, chain=True)
+        return self.tree.add_child(
+            parent, steps[-1], "finish", answer=proposal.answer, correct=proposal.correct, tokens=proposal.tokens
+        )
+
+    def _seed(self, node: Node, purpose: str) -> int:
+        return derive_seed(self.config.seed, self.tree.question_id, node.id, purpose)

@@ -1,0 +1,103 @@
+"""Fixtures shared by the whole suite: a tiny, locally built model (never downloaded).
+
+`tiny_model_dir` is a 2-layer Llama with random weights and a byte-level BPE tokenizer trained in
+memory, saved with a ChatML chat template. Its text is gibberish, but it exercises every code path
+of a real Hugging Face model folder in well under a second per use.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+TINY_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def _training_lines(count: int = 400) -> list[str]:
+    """Deterministic sentences in the shape of the project's prompts (questions, steps, answers)."""
+    rng = random.Random(0)
+    subjects = ["the patient", "a doctor", "the heart", "insulin", "the kidney", "a fever", "blood", "the lung"]
+    verbs = ["raises", "lowers", "causes", "treats", "prevents", "needs", "shows", "reduces"]
+    objects = ["pressure", "glucose", "pain", "infection", "oxygen", "the dose", "sodium", "the rate"]
+    lines = []
+    for index in range(count):
+        sentence = f"{rng.choice(subjects)} {rng.choice(verbs)} {rng.choice(objects)}"
+        lines.append(
+            f"Step {index % 7 + 1}: {sentence} by {rng.randint(0, 999)} units. "
+            f"Question: what {rng.choice(verbs)} {rng.choice(objects)}? The answer is ({'ABCD'[index % 4]})."
+        )
+    return lines
+
+
+def build_tiny_model(folder: Path, *, chat_template: bool = True, seed: int = 0) -> Path:
+    """Write a tiny random Llama + locally trained tokenizer into `folder` and return it."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=384,
+        special_tokens=TINY_SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(_training_lines(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
+    if chat_template:
+        tokenizer.chat_template = CHATML_TEMPLATE
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        # The default init (std 0.02) gives near-uniform logits whose argmax flips on rounding noise
+        # and text that repeats one token. Wider weights give clear-cut, context-dependent choices,
+        # so exact-text tests are meaningful and stop strings have varied text to match.
+        for name, parameter in model.named_parameters():
+            if "norm" not in name:
+                parameter.normal_(0.0, 1.0 if "embed_tokens" in name else 0.3)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama-architecture model folder with a ChatML chat template (eos <|im_end|>)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny model, but its tokenizer has no chat template."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model-raw") / "model", chat_template=False)

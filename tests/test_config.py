@@ -1,0 +1,62 @@
+"""The typed config: YAML values, --set overrides, and strict keys."""
+
+from pathlib import Path
+
+import pytest
+
+from evolve.config import Config, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_are_meds3():
+    s = Config().search
+    assert (s.root_children, s.children, s.finish_threshold, s.rollout_base, s.rollout_min) == (3, 3, 0.9, 20, 5)
+    assert (s.exploration, s.unvisited_score, s.completed_score, s.correct_leaves, s.max_nodes) == (2.0, 5.0, -1.0, 4, 60)
+
+
+@pytest.mark.parametrize("preset", sorted((ROOT / "configs").glob("search-*.yaml")))
+def test_presets_load(preset):
+    cfg = load_config(preset)
+    assert cfg.search.max_nodes >= 2
+
+
+def test_overrides_win_and_parse_yaml_values(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("search:\n  max_nodes: 30\n  temperature: 0.5\n")
+    cfg = load_config(path, ["search.max_nodes=12", "data.limit=4", "model.spec=openai:http://x/v1"])
+    assert (cfg.search.max_nodes, cfg.search.temperature, cfg.data.limit) == (12, 0.5, 4)
+    assert cfg.model.spec == "openai:http://x/v1"
+    assert cfg.digest() != Config().digest() and len(cfg.digest()) == 12
+
+
+def test_misspelled_key_in_file_is_an_error_with_a_suggestion(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("search:\n  max_node: 30\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert err.value.where == str(path)
+    assert "search.max_node" in err.value.message and "search.max_nodes" in err.value.fix
+
+
+def test_unknown_section_and_bad_values():
+    with pytest.raises(ConfigError, match="unknown config key 'serch'"):
+        load_config(None, ["serch.max_nodes=3"])
+    with pytest.raises(ConfigError, match="search.max_nodes"):
+        load_config(None, ["search.max_nodes=many"])
+    with pytest.raises(ConfigError, match="not key=value"):
+        load_config(None, ["search.max_nodes"])
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("search:\n  max_nodes: [1,\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(broken)
+    assert err.value.where.startswith(str(broken) + ":")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("search: {seed: 1} # caf\xe9".encode("latin-1"))
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load_config(latin)
