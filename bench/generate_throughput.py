@@ -102,7 +102,6 @@ def search_like(generator, repeats: int, n: int = 4, prompts_count: int = 12, ne
 
     def plain() -> tuple[float, int]:
         started, tokens = time.perf_counter(), 0
-        stop_ids = tokenizer.encode("\nStep", add_special_tokens=False)
         for start in range(0, len(prompts), per_chunk):
             batch = tokenizer(prompts[start : start + per_chunk], return_tensors="pt", padding=True)
             with torch.inference_mode():
@@ -113,7 +112,6 @@ def search_like(generator, repeats: int, n: int = 4, prompts_count: int = 12, ne
                 )
             new = out[:, batch["input_ids"].shape[1] :]
             tokens += int((new != tokenizer.pad_token_id).sum())
-        del stop_ids
         return time.perf_counter() - started, tokens
 
     def ours() -> tuple[float, int]:

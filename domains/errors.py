@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 
-class DomainError(Exception):
-    """Base of every user-facing domain error.
-
-    `where` names the file (and line or field); `fix` says what to do about it.
-    """
+class UserFacingError(Exception):
+    """Base of every error a user should see as one line: `where` names the file (and line or
+    field), `fix` says what to do about it. `evolve`'s errors derive from it too, since `domains`
+    sits at the bottom of the dependency chain."""
 
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
         super().__init__(message)
@@ -20,6 +19,10 @@ class DomainError(Exception):
         if self.fix:
             parts.append(f"fix: {self.fix}")
         return " -- ".join(parts)
+
+
+class DomainError(UserFacingError):
+    """Base of every user-facing domain error."""
 
 
 class UnknownDomainError(DomainError):

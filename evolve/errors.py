@@ -6,28 +6,14 @@ the CLI turns them into that line and a non-zero exit code.
 
 from __future__ import annotations
 
-from domains.errors import DomainError  # re-exported: the CLI handles both families alike
+from domains.errors import DomainError, UserFacingError  # the CLI handles both families alike
 
-__all__ = ["EvolveError", "ConfigError", "ModelSpecError", "MissingExtraError", "BackendError", "DomainError"]
+__all__ = ["UserFacingError", "EvolveError", "ConfigError", "ModelSpecError", "MissingExtraError", "BackendError", "DomainError"]
 
 
-class EvolveError(Exception):
-    """Base of every user-facing error in `evolve`.
-
-    `where` names the file, line or field; `fix` says what to do about it.
-    """
-
-    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.where = where
-        self.fix = fix
-
-    def one_line(self) -> str:
-        parts = [f"{self.where}: {self.message}" if self.where else self.message]
-        if self.fix:
-            parts.append(f"fix: {self.fix}")
-        return " -- ".join(parts)
+class EvolveError(UserFacingError):
+    """Base of every user-facing error in `evolve`; `where` names the file, line or field, `fix`
+    says what to do about it."""
 
 
 class ConfigError(EvolveError):

@@ -67,7 +67,7 @@ def test_converted_folder_generates_what_the_gguf_model_generates():
     from evolve.backends.hf import HFGenerator
 
     folder = ensure_embedded("smollm2-135m-instruct")  # converts on first use, else reuses the cache
-    generator = HFGenerator(folder, threads=2)
+    generator = HFGenerator(folder, threads=1)
     prompt = generator.render_chat([{"role": "user", "content": "What is the capital of France?"}])
     assert prompt.endswith("<|im_start|>assistant\n")
     [[ours]] = generator.generate([GenerationRequest(prompt, max_new_tokens=12, temperature=0.0)])

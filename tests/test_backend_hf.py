@@ -172,3 +172,8 @@ def test_prompts_sharing_a_prefix_prefill_it_once_with_the_same_result(tiny_mode
     shared = len(tiny.encode(question)) - 1  # BPE may merge the question's last token with the tail
     assert unshared.stats.extra["prefill_tokens"] == sum(lengths)
     assert tiny.stats.extra["prefill_tokens"] <= sum(lengths) - 2 * shared
+
+
+def test_empty_prompt_still_generates(tiny):
+    [[completion]] = tiny.generate([greedy("", max_new_tokens=3)])
+    assert completion.num_tokens == 3 and completion.finish_reason == "length"

@@ -88,3 +88,12 @@ def test_kv_block_select_trim_and_concat():
 def test_kv_block_pad_left_never_shrinks():
     with pytest.raises(AssertionError):
         _block([[1, 1]]).pad_left(1)
+
+
+def test_kv_block_keep_selects_and_trims_in_one_go():
+    block = _block([[0, 0, 1], [0, 1, 1], [1, 1, 1]])
+    kept = block.keep(torch.tensor([0, 1]))
+    assert kept.mask.tolist() == [[0, 1], [1, 1]]
+    assert kept.cache.layers[0].keys.flatten().tolist() == [0.0, 2.0, 11.0, 12.0]
+    assert kept.lengths.tolist() == [1, 2]
+    kept.check()

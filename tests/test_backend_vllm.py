@@ -91,6 +91,12 @@ def test_stale_gguf_overrides_leaves_other_folders_alone(tmp_path):
     assert stale_gguf_overrides("HuggingFaceTB/SmolLM2-135M-Instruct") == {}
 
 
+def test_missing_local_model_is_a_spec_error(tmp_path):
+    pytest.importorskip("vllm")
+    with pytest.raises(ModelSpecError, match="model folder not found"):
+        VLLMGenerator(str(tmp_path / "absent"))
+
+
 def test_missing_vllm_raises_missing_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
     with pytest.raises(MissingExtraError) as caught:
@@ -201,11 +207,23 @@ def test_length_and_eos_finish_reasons(generator):
 @pytest.mark.vllm
 def test_greedy_is_deterministic_across_calls(generator):
     request = GenerationRequest(CAPITAL, n=2, max_new_tokens=24, temperature=0.0)
-    first = _texts(generator.generate([request])[0])
+    tokens_before = generator.stats.generated_tokens
+    [completions] = generator.generate([request])
+    # vLLM refuses n > 1 when greedy: one sample is drawn (and counted), then repeated.
+    assert generator.stats.generated_tokens - tokens_before == completions[0].num_tokens
+    first = _texts(completions)
     second = _texts(generator.generate([request])[0])
     assert len(first) == 2
     assert first == second
     assert first[0] == first[1]
+
+
+@pytest.mark.vllm
+def test_invalid_sampling_settings_are_a_backend_error(generator):
+    good = GenerationRequest(CAPITAL, max_new_tokens=4)
+    with pytest.raises(BackendError, match="top_p") as caught:
+        generator.generate([good, GenerationRequest(CAPITAL, top_p=0.0)])
+    assert caught.value.where == "requests[1]"
 
 
 @pytest.mark.vllm

@@ -37,7 +37,7 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
 }
 
 # Marks a finished conversion; a folder without it is a leftover and gets rebuilt.
-_DONE_MARKER = ".evolve-converted"
+_DONE_MARKER = ".evolve-converted-v2"  # v2: no leftover quantization_config
 
 
 def cache_root() -> Path:
@@ -112,12 +112,16 @@ def _convert(gguf: Path, target: Path) -> None:
         )
     if plain.config.tie_word_embeddings:
         plain.tie_weights()
+    # The weights are now plain fp32; a leftover `quantization_config: gguf` would make vLLM refuse the folder.
+    if hasattr(plain.config, "quantization_config"):
+        del plain.config.quantization_config
     if getattr(plain, "generation_config", None) is not None and getattr(gguf_model, "generation_config", None):
         plain.generation_config = gguf_model.generation_config
 
     target.parent.mkdir(parents=True, exist_ok=True)
     # A temp dir next to the target, then one rename: another process sees nothing or the whole folder.
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the cache is as readable as any model folder
     try:
         plain.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
@@ -142,7 +146,12 @@ def _check_chat_template(folder: Path) -> None:
     rendered = reloaded.apply_chat_template(
         [{"role": "user", "content": "ping"}], tokenize=False, add_generation_prompt=True
     )
-    assert "ping" in rendered, "the saved tokenizer's chat template lost the message"
+    if "ping" not in rendered:
+        raise ModelSpecError(
+            "the converted tokenizer's chat template does not render messages",
+            where=str(folder),
+            fix="report this; the GGUF's tokenizer metadata may have changed",
+        )
 
 
 def ensure_embedded(name: str) -> Path:

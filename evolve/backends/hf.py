@@ -17,7 +17,7 @@ from evolve.errors import ConfigError, ModelSpecError
 
 __all__ = ["HFGenerator", "DTYPES"]
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "bfloat16", "float16", "auto")
 _TINY_MODEL_PARAMETERS = 20_000_000
 
 
@@ -69,9 +69,13 @@ class HFGenerator:
         # Off only to measure what sharing saves (and to test that it changes nothing).
         self.share_prefill = share_prefill
         self.min_shared_prefix = min_shared_prefix
-        self.tokenizer, self.model = _load(self.model_dir, getattr(torch, dtype), lora)
+        # "auto" means float32 here: on CPU it is faster than bf16 (no native bf16 matmul on most cores).
+        torch_dtype = torch.float32 if dtype == "auto" else getattr(torch, dtype)
+        self.tokenizer, self.model = _load(self.model_dir, torch_dtype, lora)
         self.eos_ids = _eos_ids(self.tokenizer, self.model)
-        self._pad_id = next(iter(sorted(self.eos_ids)), 0) if self.tokenizer.pad_token_id is None else self.tokenizer.pad_token_id
+        pad = self.tokenizer.pad_token_id
+        # Padding positions are masked out, so any id works; prefer the tokenizer's own.
+        self._pad_id = pad if pad is not None else min(self.eos_ids, default=0)
         # Unseeded requests still get reproducible-within-a-process, independent per-row streams.
         self._seed_source = random.Random(seed)
         # Splitting a tiny model's matmuls across threads costs more than it saves (20x slower on a
@@ -97,6 +101,8 @@ class HFGenerator:
     def encode(self, prompt: str) -> list[int]:
         ids = list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
         bos = self.tokenizer.bos_token_id
+        if not ids:  # an empty prompt: the model still needs one token to start from
+            return [bos if bos is not None else self._pad_id]
         # A chat template usually writes BOS as text already; don't let the tokenizer add a second.
         if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
             ids = ids[1:]
@@ -107,13 +113,44 @@ class HFGenerator:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         import torch
 
-        from evolve.backends.hf_decode import BatchDecoder, DecodeRow, PromptGroup
-        from evolve.backends.hf_sampling import make_row_generator, row_seed
-        from evolve.backends.hf_text import IncrementalDetokenizer
+        from evolve.backends.hf_decode import BatchDecoder
 
         _check_requests(requests)
         started = time.perf_counter()
         results: list[list[Completion | None]] = [[None] * request.n for request in requests]
+        work, prompt_tokens = self._plan(requests, results)
+        decoder = BatchDecoder(
+            self.model,
+            self.eos_ids,
+            self._pad_id,
+            max_batch_size=self.max_batch_size,
+            prefill_tokens=self.prefill_tokens,
+            min_shared_prefix=self.min_shared_prefix if self.share_prefill else 0,
+        )
+        previous_threads = torch.get_num_threads()
+        if self._decode_threads is not None:
+            torch.set_num_threads(self._decode_threads)
+        try:
+            with torch.inference_mode():
+                decoder.run(work)
+        finally:
+            torch.set_num_threads(previous_threads)
+        for group in work:
+            for row in group.rows:
+                assert row.finish_reason is not None, "the decode loop left a row unfinished"
+                for index in row.sample_indices:
+                    results[row.request_index][index] = Completion(row.text, row.num_tokens, row.finish_reason)
+        final = [[c for c in per_request if c is not None] for per_request in results]
+        assert all(len(f) == r.n for f, r in zip(final, requests)), "a request is missing completions"
+        self._count(requests, final, prompt_tokens, decoder.counters, time.perf_counter() - started)
+        return final
+
+    def _plan(self, requests: Sequence[GenerationRequest], results: list[list[Completion | None]]):
+        """Rows to decode, grouped by prompt; zero-budget requests are answered in `results` at once."""
+        from evolve.backends.hf_decode import DecodeRow, PromptGroup
+        from evolve.backends.hf_sampling import make_row_generator, row_seed
+        from evolve.backends.hf_text import IncrementalDetokenizer
+
         groups: dict[str, PromptGroup] = {}
         prompt_tokens = 0
         for request_index, request in enumerate(requests):
@@ -141,34 +178,10 @@ class HFGenerator:
                         detokenizer=IncrementalDetokenizer(self.tokenizer, group.prompt_ids),
                     )
                 )
-        decoder = BatchDecoder(
-            self.model,
-            self.eos_ids,
-            self._pad_id,
-            max_batch_size=self.max_batch_size,
-            prefill_tokens=self.prefill_tokens,
-            min_shared_prefix=self.min_shared_prefix,
-        )
         work = [group for group in groups.values() if group.rows]
         if not self.share_prefill:
             work = [PromptGroup(group.prompt_ids, [row]) for group in work for row in group.rows]
-        all_rows = [row for group in work for row in group.rows]
-        previous_threads = torch.get_num_threads()
-        if self._decode_threads is not None:
-            torch.set_num_threads(self._decode_threads)
-        try:
-            with torch.inference_mode():
-                decoder.run(work)
-        finally:
-            torch.set_num_threads(previous_threads)
-        for row in all_rows:
-            assert row.finish_reason is not None, "the decode loop left a row unfinished"
-            for index in row.sample_indices:
-                results[row.request_index][index] = Completion(row.text, row.num_tokens, row.finish_reason)
-        final = [[c for c in per_request if c is not None] for per_request in results]
-        assert all(len(f) == r.n for f, r in zip(final, requests)), "a request is missing completions"
-        self._count(requests, final, prompt_tokens, decoder.counters, time.perf_counter() - started)
-        return final
+        return work, prompt_tokens
 
     def _count(self, requests, results, prompt_tokens: int, counters: Any, seconds: float) -> None:
         stats = self.stats

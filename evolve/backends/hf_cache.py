@@ -67,6 +67,21 @@ class KVBlock:
             self.lengths.index_select(0, index),
         )
 
+    def keep(self, index: torch.Tensor) -> "KVBlock":
+        """`select(index)` then `trim_left()`, with one copy of the cache instead of two."""
+        mask = self.mask.index_select(0, index)
+        real_columns = mask.any(dim=0).nonzero()
+        first = int(real_columns[0]) if len(real_columns) else 0
+        keys, values = self._tensors()
+        return KVBlock(
+            _cache_from(
+                [k[..., first:, :].index_select(0, index) for k in keys],
+                [v[..., first:, :].index_select(0, index) for v in values],
+            ),
+            mask[:, first:].contiguous(),
+            self.lengths.index_select(0, index),
+        )
+
     def pad_left(self, width: int) -> "KVBlock":
         extra = width - self.width
         assert extra >= 0, "pad_left never shrinks"

@@ -4,9 +4,10 @@ Work arrives as prompt groups (one prompt, the sample rows that continue it). Th
 to `max_batch_size` rows decoding together:
   * each prompt is prefilled once, however many rows continue it; its KV rows are repeated;
   * prefills are batched (left padding); prompts that start alike run their common prefix once;
-  * a row that finishes (EOS, stop string, budget) leaves the batch at once (its KV rows are
-    dropped), and when enough slots are free, waiting groups are prefilled and join the batch, so
-    long tails run at full batch width instead of one row at a time.
+  * finished rows (EOS, stop string, budget) leave the batch in bulk (their KV rows are dropped
+    and columns that are padding for every row cut), and when enough slots are free, waiting
+    groups are prefilled and join the batch, so long tails run at full batch width instead of
+    one row at a time.
 Rows never see each other: each has its own sampling generator and position ids, so its text
 does not depend on what else is in the batch (up to float rounding of batched matmuls).
 """
@@ -14,7 +15,7 @@ does not depend on what else is in the batch (up to float rounding of batched ma
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -108,7 +109,6 @@ class DecodeCounters:
     decode_steps: int = 0
     row_steps: int = 0  # sum over steps of rows in the batch
     peak_rows: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class BatchDecoder:
@@ -241,6 +241,19 @@ class BatchDecoder:
                 group.prefilled = None  # done with it: free the memory
         return KVBlock.concat(blocks), torch.cat(logits, dim=0), admitted
 
+    def _should_compact(self, rows: int, finished: int, waiting: bool) -> bool:
+        """Whether to drop finished rows from the batch now.
+
+        Dropping copies the whole KV cache (about one decode step's cost on CPU), while a finished
+        row left in costs 1/rows of a step per step. So rows go in bulk: once a quarter of the
+        batch has finished, or when the freed slots let waiting prompts join.
+        """
+        if finished == 0:
+            return False
+        if finished >= max(1, rows // 4):
+            return True
+        return waiting and self._max_rows - rows + finished >= self._admit_min
+
     def run(self, groups: Sequence[PromptGroup]) -> None:
         # Token order puts prompts that start alike side by side, so prefill chunks share long prefixes.
         pending = deque(sorted(groups, key=lambda group: group.prompt_ids))
@@ -268,14 +281,15 @@ class BatchDecoder:
                 [row.generator for row in active],
             )
             for row, token in zip(active, tokens):
-                row.accept(token, self._eos_ids)
+                if row.finish_reason is None:
+                    row.accept(token, self._eos_ids)
             alive = [i for i, row in enumerate(active) if row.finish_reason is None]
-            if len(alive) < len(active):
-                if not alive:
-                    block, logits, active = None, None, []
-                    continue
+            if not alive:
+                block, logits, active = None, None, []
+                continue
+            if self._should_compact(len(active), len(active) - len(alive), bool(pending)):
                 index = torch.tensor(alive, dtype=torch.long)
-                block = block.select(index).trim_left()
+                block = block.keep(index)
                 active = [active[i] for i in alive]
                 tokens = [tokens[i] for i in alive]
 

@@ -144,6 +144,32 @@ def _settings_for_this_machine(dtype: str) -> dict[str, Any]:
     return platform_engine_settings(dtype, on_cpu=on_cpu, machine=platform.machine(), native_bf16=native_bf16)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _rejections() -> tuple[type[BaseException], ...]:
+    """What vLLM raises for bad request settings: `VLLMClientError` in 0.32 (not a ValueError), a
+    ValueError in older releases that lack `vllm.exceptions`."""
+    try:
+        from vllm.exceptions import VLLMClientError
+    except ImportError:
+        return (ValueError,)
+    return (ValueError, VLLMClientError)
+
+
+def _check_local_model(model: str) -> None:
+    """A model given as a filesystem path must exist; vLLM would otherwise try it as a hub id."""
+    looks_like_path = model.startswith(("/", "./", "../", "~"))
+    if looks_like_path and not Path(model).expanduser().exists():
+        raise ModelSpecError(
+            "model folder not found",
+            where=model,
+            fix="pass a folder holding config.json and safetensors weights, or a hub id like org/name",
+        )
+
+
 class VLLMGenerator:
     """A `Generator` on vLLM's offline engine; one `llm.generate` call per batch."""
 
@@ -163,9 +189,10 @@ class VLLMGenerator:
         except ImportError as exc:
             raise MissingExtraError("vllm", "vllm") from exc
 
+        _check_local_model(str(model))
         self.name = f"vllm:{model}" + (f"+lora:{lora}" if lora else "")
         self.stats = GeneratorStats(extra={"engine": "vllm"})
-        self._lora_request = None
+        self._lora_request: Any = None
 
         kwargs: dict[str, Any] = dict(
             model=str(model),
@@ -189,7 +216,14 @@ class VLLMGenerator:
         kwargs.update(engine_kwargs)  # the caller's explicit engine settings win
 
         started = time.perf_counter()
-        self._llm: Any = LLM(**kwargs)
+        try:
+            self._llm: Any = LLM(**kwargs)
+        except Exception as exc:  # vLLM raises many types (pydantic, RuntimeError, ...); name the cause
+            raise BackendError(
+                f"vLLM could not start an engine: {type(exc).__name__}: {_first_line(exc)}",
+                where=self.name,
+                fix="see the vLLM log above; on CPU set VLLM_TARGET_DEVICE=cpu and VLLM_CPU_KVCACHE_SPACE (GiB)",
+            ) from exc
         self.stats.extra["load_seconds"] = round(time.perf_counter() - started, 3)
 
     @property
@@ -205,17 +239,25 @@ class VLLMGenerator:
             return []
         from vllm import SamplingParams
 
-        params = [
-            SamplingParams(
-                n=samples_to_draw(request),
-                max_tokens=request.max_new_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                stop=list(request.stop) or None,
-                seed=request.seed,
-            )
-            for request in requests
-        ]
+        params = []
+        for index, request in enumerate(requests):
+            try:
+                params.append(
+                    SamplingParams(
+                        n=samples_to_draw(request),
+                        max_tokens=request.max_new_tokens,
+                        temperature=request.temperature,
+                        top_p=request.top_p,
+                        stop=list(request.stop) or None,
+                        seed=request.seed,
+                    )
+                )
+            except _rejections() as exc:
+                raise BackendError(
+                    f"vLLM rejected the sampling settings: {_first_line(exc)}",
+                    where=f"requests[{index}]",
+                    fix="use n >= 1, max_new_tokens >= 1, temperature >= 0 and 0 < top_p <= 1",
+                ) from exc
         started = time.perf_counter()
         outputs = self._engine().generate(
             [request.prompt for request in requests],
@@ -228,6 +270,7 @@ class VLLMGenerator:
         # vLLM returns outputs in prompt order; a mismatch would silently misalign completions.
         assert len(outputs) == len(requests), (len(outputs), len(requests))
         results: list[list[Completion]] = []
+        drawn_tokens = 0
         for request, output in zip(requests, outputs):
             # `outputs` is ordered by sample index already, but sort to not depend on it.
             samples = sorted(output.outputs, key=lambda sample: sample.index)
@@ -241,6 +284,7 @@ class VLLMGenerator:
                 )
                 for sample in samples
             ]
+            drawn_tokens += sum(c.num_tokens for c in completions)
             # A greedy request drew one sample; its n completions are that one, repeated.
             results.append(completions * (request.n // drawn))
             self.stats.prompt_tokens += len(output.prompt_token_ids or ())
@@ -248,7 +292,8 @@ class VLLMGenerator:
         self.stats.calls += 1
         self.stats.requests += len(requests)
         self.stats.completions += sum(len(batch) for batch in results)
-        self.stats.generated_tokens += sum(c.num_tokens for batch in results for c in batch)
+        # Tokens the engine produced: a repeated greedy completion counts once, so tok/s stays honest.
+        self.stats.generated_tokens += drawn_tokens
         self.stats.seconds += elapsed
         return results
 

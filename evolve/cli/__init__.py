@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from evolve.errors import DomainError, EvolveError
+from evolve.errors import UserFacingError
 
 app = typer.Typer(
     name="evolve",
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # standalone_mode=False returns `typer.Exit` codes instead of exiting: pass them on
         sys.exit(app(args=argv, standalone_mode=False) or 0)
-    except (EvolveError, DomainError) as err:
+    except UserFacingError as err:
         typer.secho(f"error: {err.one_line()}", err=True, fg="red")
         sys.exit(2)
     except KeyboardInterrupt:
