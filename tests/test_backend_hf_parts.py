@@ -97,3 +97,20 @@ def test_kv_block_keep_selects_and_trims_in_one_go():
     assert kept.cache.layers[0].keys.flatten().tolist() == [0.0, 2.0, 11.0, 12.0]
     assert kept.lengths.tolist() == [1, 2]
     kept.check()
+
+
+def test_prefill_chunks_keep_each_question_together():
+    from evolve.backends.hf_decode import plan_prefill_chunks, prefill_cost
+
+    system = list(range(100))
+    tree_a = [system + [1000] * 230 + [1 + i] * 40 for i in range(3)]  # one question, three partial answers
+    tree_b = [system + [2000] * 230 + [9 + i] * 40 for i in range(3)]
+    prompts = tree_a + tree_b
+    assert plan_prefill_chunks(prompts, budget=4096, min_shared=32) == [(0, 3), (3, 6)]
+    # one chunk for all six would share only the system prompt: dearer than two chunks
+    assert prefill_cost([370] * 6, 100) > 2 * prefill_cost([370] * 3, 330)
+    # the budget still caps a chunk of alike prompts
+    assert plan_prefill_chunks(tree_a, budget=330 + 2 * 40, min_shared=32) == [(0, 2), (2, 3)]
+    # below min_shared nothing is shared, and unrelated prompts batch together up to the budget
+    unrelated = [[i] * 50 for i in range(4)]
+    assert plan_prefill_chunks(unrelated, budget=150, min_shared=32) == [(0, 3), (3, 4)]

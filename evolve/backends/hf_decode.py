@@ -26,7 +26,10 @@ from evolve.backends.hf_cache import KVBlock
 from evolve.backends.hf_sampling import choose_next_tokens
 from evolve.backends.hf_text import IncrementalDetokenizer, find_stop
 
-__all__ = ["DecodeRow", "Prefilled", "PromptGroup", "BatchDecoder", "DecodeCounters", "common_prefix_length"]
+__all__ = [
+    "DecodeRow", "Prefilled", "PromptGroup", "BatchDecoder", "DecodeCounters", "common_prefix_length",
+    "plan_prefill_chunks", "prefill_cost",
+]
 
 
 def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
@@ -41,6 +44,41 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
             index += 1
         length = index
     return length
+
+
+def prefill_cost(lengths: Sequence[int], shared: int) -> int:
+    """Token positions a prefill chunk computes: the shared prefix once, then every row padded to
+    the longest suffix (padding costs as much as real tokens)."""
+    return shared + len(lengths) * (max(lengths) - shared)
+
+
+def plan_prefill_chunks(prompts: Sequence[Sequence[int]], budget: int, min_shared: int) -> list[tuple[int, int]]:
+    """Split prompts (sorted so that alike ones are neighbours) into contiguous prefill chunks.
+
+    A chunk's common prefix runs once, so a prompt joins the current chunk only while that is
+    cheaper than starting a new chunk with it: prompts of the same question stay together and a
+    prompt of another question, which would shrink the shared prefix to the system prompt, starts
+    a chunk of its own. No chunk computes more than `budget` positions (a lone prompt may).
+    """
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < len(prompts):
+        end, shared = start + 1, len(prompts[start]) - 1
+        while end < len(prompts):
+            candidate = prompts[end]
+            new_shared = min(shared, common_prefix_length([prompts[start], candidate]), len(candidate) - 1)
+            lengths = [len(p) for p in prompts[start : end + 1]]
+            effective = new_shared if new_shared >= min_shared else 0
+            before = [len(p) for p in prompts[start:end]]
+            old_effective = shared if shared >= min_shared and end - start > 1 else 0
+            joined = prefill_cost(lengths, effective)
+            apart = prefill_cost(before, old_effective) + len(candidate)
+            if joined > budget or joined > apart:  # a tie joins: one bigger call beats two
+                break
+            end, shared = end + 1, new_shared
+        bounds.append((start, end))
+        start = end
+    return bounds
 
 
 @dataclass(eq=False)
@@ -184,21 +222,14 @@ class BatchDecoder:
         return KVBlock(cache, mask, mask.sum(dim=1)), logits
 
     def _prefill_chunks(self, groups: list[PromptGroup]) -> None:
-        """Prefill groups lacking a KV, in chunks of about `prefill_tokens` padded tokens."""
+        """Prefill groups lacking a KV, in chunks planned by `plan_prefill_chunks`."""
         todo = [group for group in groups if group.prefilled is None]
-        start = 0
-        while start < len(todo):
-            end, longest = start + 1, len(todo[start].prompt_ids)
-            while end < len(todo):
-                longest_with_next = max(longest, len(todo[end].prompt_ids))
-                if longest_with_next * (end - start + 1) > self._prefill_tokens:
-                    break
-                end, longest = end + 1, longest_with_next
+        bounds = plan_prefill_chunks([group.prompt_ids for group in todo], self._prefill_tokens, self._min_shared_prefix)
+        for start, end in bounds:
             chunk = todo[start:end]
             block, logits = self._prefill(chunk)
             for index, group in enumerate(chunk):
                 group.prefilled = Prefilled(block, logits, index)
-            start = end
 
     def _admit(self, pending: deque[PromptGroup], free: int) -> tuple[KVBlock, torch.Tensor, list[DecodeRow]]:
         """Take up to `free` rows from the front of `pending`, prefill what needs it, build their block."""

@@ -83,7 +83,9 @@ def render_png(record: dict, path: str | Path, *, max_label: int = 60) -> Path:
         snippet = textwrap.shorten(data["step"], max_label, placeholder="…")
         label += "\n" + "\n".join(textwrap.wrap(snippet, 22))
         ax.text(x, y, label, ha="center", va="center", fontsize=6.5,
-                bbox=dict(boxstyle=style, fc=cmap(data["q"]), ec=edge, lw=1.6 if data["action"] == "finish" else 0.8))
+                # the colormap's mid-range only, so black text stays readable on every fill
+                bbox=dict(boxstyle=style, fc=cmap(0.2 + 0.6 * data["q"]), ec=edge,
+                          lw=1.6 if data["action"] == "finish" else 0.8))
     stats = record.get("stats", {})
     ax.set_title(
         f"{record['domain']} / {record['id']}  gold={record.get('gold')}  nodes={len(graph)}  "
