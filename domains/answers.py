@@ -100,9 +100,11 @@ def answer_span(text: str) -> str | None:
 
 
 # A letter on its own: "B", "(B)", "B)", "B.", "[B]", "option B". A lower-case letter only counts when
-# bracketed or alone, so "the answer is a fever" does not read as option A.
+# bracketed or alone, so "the answer is a fever" does not read as option A. Small models often put a
+# filler word first ("The answer is indeed D."), which is skipped.
 _LEADING_LETTER = re.compile(
-    r"^(?:option|choice)?\s*(?:\(([A-Ja-j])\)|\[([A-Ja-j])\]|([A-J])(?=$|[\s.,:;)\]])|([a-j])(?=$|[.)\]]))"
+    r"^(?:(?:indeed|clearly|definitely|therefore|thus|probably|most\s+likely|likely),?\s+)?"
+    r"(?:option|choice)?\s*(?:\(([A-Ja-j])\)|\[([A-Ja-j])\]|([A-J])(?=$|[\s.,:;)\]])|([a-j])(?=$|[.)\]]))"
 )
 
 

@@ -181,3 +181,12 @@ def test_is_correct_text_normalises() -> None:
     assert is_correct("the Mitochondria.", _q("Mitochondria"), "text")
     assert not is_correct("nucleus", _q("Mitochondria"), "text")
     assert not is_correct("", _q("the"), "text")  # both normalise to empty: not a match
+
+
+def test_mcq_skips_a_filler_word_before_the_letter():
+    from domains.answers import extract_answer
+
+    options = {"A": "Adenocarcinoma", "B": "Carcinoid", "C": "Large cell", "D": "Small cell"}
+    assert extract_answer("The answer is indeed D.", "mcq", options) == "D"
+    assert extract_answer("The answer is most likely (B).", "mcq", options) == "B"
+    assert extract_answer("The answer is clearly a fever.", "mcq", None) is None
