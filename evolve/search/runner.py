@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from domains import Domain, Question, load_domain
+from domains import Question, load_domain
 from evolve.backends.base import Generator
 from evolve.config import Config, ConfigError
 from evolve.search.maths import rollout_count
@@ -34,7 +34,6 @@ class SearchSummary:
     generated_tokens: int = 0
     seconds: float = 0.0
     solved: int = 0  # questions with at least one correct leaf
-    trees: list[str] = field(default_factory=list)
 
     @property
     def correct_leaf_rate(self) -> float:
@@ -64,10 +63,6 @@ def check_budget(config: Config, generator: Generator) -> None:
         )
 
 
-def load_questions(domain: Domain, config: Config) -> list[Question]:
-    return domain.load_split(config.data.split, limit=config.data.limit)
-
-
 def run_search(config: Config, out: str | Path, *, generator: Generator | Callable[[], Generator],
                force: bool = False, console: Console | None = None, show_progress: bool = True) -> SearchSummary:
     """Search every question of the configured split that `out` does not hold yet.
@@ -75,7 +70,7 @@ def run_search(config: Config, out: str | Path, *, generator: Generator | Callab
     `generator` may be a factory, so that a bad domain or data file fails before a model loads.
     """
     domain = load_domain(config.data.domain)
-    questions = load_questions(domain, config)
+    questions = domain.load_split(config.data.split, limit=config.data.limit)
     if not isinstance(generator, Generator):
         generator = generator()
     check_budget(config, generator)
@@ -124,7 +119,6 @@ def run_search(config: Config, out: str | Path, *, generator: Generator | Callab
             summary.pos += len(record["pos"])
             summary.neg += len(record["neg"])
             summary.solved += bool(record["pos"])
-            summary.trees.append(job.question.id)
             refresh()
 
         Scheduler(generator, make_job, trees_in_flight=config.search.trees_in_flight,
