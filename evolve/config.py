@@ -65,22 +65,99 @@ class SearchConfig(_Section):
     trees_in_flight: int = Field(
         16, ge=1, description="trees the scheduler advances together; their requests share backend calls"
     )
+    limit: int | None = Field(None, ge=1, description="search only the first N questions of data.split")
 
 
 class DataConfig(_Section):
     domain: str = Field("medqa", description="a built-in or user domain name (evolve domains list)")
-    split: str = Field("search", description="search, dev, or a path to a data file in the domain's format")
-    limit: int | None = Field(None, ge=1, description="search only the first N questions")
+    split: str = Field("search", description="questions to search: search, dev, or a data file in the domain's format")
+
+
+def _default_lora() -> dict[str, Any]:
+    return {"r": 16, "lora_alpha": 32, "lora_dropout": 0.05, "target_modules": "all-linear"}
+
+
+class _TrainingSection(_Section):
+    lora: dict[str, Any] = Field(
+        default_factory=_default_lora,
+        description="passed as-is to peft.LoraConfig (r, lora_alpha, lora_dropout, target_modules, ...)",
+    )
+    learning_rate: float = Field(2e-4, gt=0, description="AdamW peak learning rate (linear warm-up, then linear decay)")
+    epochs: float = Field(2.0, gt=0, description="passes over the training set (fractions allowed)")
+    batch_size: int = Field(4, ge=1, description="sequences per optimiser step (before accumulation)")
+    grad_accum: int = Field(1, ge=1, description="micro-batches accumulated per optimiser step")
+    max_length: int = Field(1024, ge=16, description="tokens per sequence; longer ones are cut from the end")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="share of the steps spent warming up the learning rate")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    checkpoint_every: int = Field(25, ge=1, description="optimiser steps between resumable checkpoints")
+    seed: int = Field(0, description="seed for shuffling, dropout and the LoRA init")
+
+
+class PolicyConfig(_TrainingSection):
+    """LoRA SFT of the policy on the correct (pos) trajectories."""
+
+    top_k: int = Field(2, ge=1, description="pos trajectories kept per question, best minimum step value first")
+    from_base: bool = Field(
+        True, description="each round fine-tunes the base model (MedS3); false continues from the last round's policy"
+    )
+    merge: bool = Field(False, description="also write the adapter merged into a full model folder")
+
+
+class PRMConfig(_TrainingSection):
+    """The step-wise process reward model: the base LM with LoRA and a 2-class token head."""
+
+    enabled: bool = Field(True, description="train a PRM each round (needed by pvs, bon-*, beam and mcts)")
+    labeling: Literal["soft", "dual"] = Field(
+        "soft", description="soft: cross-entropy against [1-Q, Q] (MedS3 v1); dual: BCE on 1[2*Q_i - Q_(i-1) > 0]"
+    )
+    holdout: float = Field(0.1, ge=0, lt=1, description="share of trajectories held out for step AUC and accuracy")
+    base: str | None = Field(None, description="model spec of the PRM's base LM (default: model.spec)")
+    learning_rate: float = Field(1e-4, gt=0, description="AdamW peak learning rate (linear warm-up, then linear decay)")
+
+
+InferMode = Literal["cot", "sc", "pvs", "bon-last", "bon-min", "beam", "mcts"]
+
+
+class EvalConfig(_Section):
+    """Answering held-out questions with the policy and, for the PRM modes, the PRM."""
+
+    split: str = Field("dev", description="dev, search, or a data file in the domain's format")
+    limit: int | None = Field(None, ge=1, description="evaluate only the first N questions")
+    modes: list[InferMode] = Field(["cot", "sc", "pvs"], min_length=1, description="inference modes to evaluate")
+    n: int = Field(8, ge=1, description="samples per question for sc, pvs and bon-*")
+    temperature: float = Field(0.7, ge=0, description="sampling temperature (cot is always greedy)")
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling")
+    max_tokens: int = Field(512, ge=1, description="max new tokens of one full solution")
+    step_tokens: int = Field(128, ge=1, description="max new tokens of one step (beam, mcts)")
+    max_steps: int = Field(10, ge=1, description="steps before beam and mcts force a final answer")
+    beam_width: int = Field(2, ge=1, description="beams kept after each step (beam)")
+    beam_expansions: int = Field(4, ge=1, description="candidate next steps sampled per beam (beam)")
+    mcts_iterations: int = Field(12, ge=1, description="select/expand/evaluate iterations per question (mcts)")
+    mcts_children: int = Field(3, ge=1, description="children sampled per expansion (mcts)")
+    seed: int = Field(0, description="base seed for sampling")
+
+
+class RunConfig(_Section):
+    """Self-evolution rounds: search -> harvest -> policy -> PRM -> eval -> report."""
+
+    rounds: int = Field(2, ge=1, description="rounds to run")
+    baseline: bool = Field(True, description="also evaluate the base model (round 0) with the modes that need no PRM")
 
 
 class Config(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    prm: PRMConfig = Field(default_factory=PRMConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
     def digest(self, *sections: str) -> str:
         """A short stable hash of the named sections (all if none), to make results attributable."""
         data = self.model_dump(mode="json")
+        # How many questions to search decides how much is done, not how: a longer run may resume a shorter one.
+        data["search"].pop("limit")
         if sections:
             data = {name: data[name] for name in sections}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
@@ -176,5 +253,5 @@ def describe_config() -> str:
         section = field.annotation
         lines.append(f"{section_name}:")
         for name, sub in section.model_fields.items():  # type: ignore[union-attr]
-            lines.append(f"  {name} = {sub.default!r}  # {sub.description}")
+            lines.append(f"  {name} = {sub.get_default(call_default_factory=True)!r}  # {sub.description}")
     return "\n".join(lines)

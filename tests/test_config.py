@@ -24,8 +24,8 @@ def test_presets_load(preset):
 def test_overrides_win_and_parse_yaml_values(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("search:\n  max_nodes: 30\n  temperature: 0.5\n")
-    cfg = load_config(path, ["search.max_nodes=12", "data.limit=4", "model.spec=openai:http://x/v1"])
-    assert (cfg.search.max_nodes, cfg.search.temperature, cfg.data.limit) == (12, 0.5, 4)
+    cfg = load_config(path, ["search.max_nodes=12", "search.limit=4", "model.spec=openai:http://x/v1"])
+    assert (cfg.search.max_nodes, cfg.search.temperature, cfg.search.limit) == (12, 0.5, 4)
     assert cfg.model.spec == "openai:http://x/v1"
     assert cfg.digest() != Config().digest() and len(cfg.digest()) == 12
 

@@ -22,7 +22,7 @@ SMALL = ["search.max_nodes=8", "search.rollout_base=4", "search.rollout_min=2", 
 
 
 def small_config(limit, domain="medqa", extra=()):
-    return load_config(None, SMALL + [f"data.domain={domain}", f"data.limit={limit}", *extra])
+    return load_config(None, SMALL + [f"data.domain={domain}", f"search.limit={limit}", *extra])
 
 
 def test_resume_skips_finished_questions(tmp_path):
@@ -93,7 +93,7 @@ SLOW_SEARCH = textwrap.dedent("""
         return pseudo_model(request, index)
 
     if __name__ == "__main__":
-        cfg = load_config(None, {small} + ["data.limit=12"])
+        cfg = load_config(None, {small} + ["search.limit=12"])
         run_search(cfg, sys.argv[1], generator=ScriptedGenerator(slow), show_progress=False)
 """)
 

@@ -27,6 +27,16 @@ def _register() -> None:
     app.command("demo", help="Search a few bundled medqa seeds with the embedded model and summarise.")(
         demo_cmd.demo
     )
+    _register_plugins()
+
+
+def _register_plugins() -> None:
+    """Command groups from packages that build on evolve (e.g. `agents`) register themselves through
+    the `evolve.commands` entry point, so evolve never imports them by name."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="evolve.commands"):
+        app.add_typer(entry.load(), name=entry.name)
 
 
 def _quiet_libraries() -> None:

@@ -27,7 +27,7 @@ def demo(
     preset = CONFIGS / "search-cpu.yaml"
     if not preset.exists():
         raise ConfigError("the CPU preset is missing", where=str(preset), fix="run the demo from a source checkout")
-    cfg = load_config(preset, [f"data.domain=medqa", f"data.limit={limit}", f"model.spec={model}"])
+    cfg = load_config(preset, [f"data.domain=medqa", f"search.limit={limit}", f"model.spec={model}"])
     console = Console()
     console.print(f"[bold]demo[/]: MedS3 MCTS on {limit} medqa seeds with {model} (preset {preset.name})")
     summary = run_search(cfg, out / "trees.jsonl", generator=lambda: model_from_config(cfg),

@@ -21,7 +21,7 @@ def model_from_config(config: Config):
 
 def apply_flags(config_path: Optional[Path], overrides: list[str], **flags) -> Config:
     """YAML first, then `--set`, then the dedicated flags (which win)."""
-    names = {"domain": "data.domain", "split": "data.split", "limit": "data.limit", "model": "model.spec",
+    names = {"domain": "data.domain", "split": "data.split", "limit": "search.limit", "model": "model.spec",
              "threads": "model.threads", "seed": "search.seed"}
     extra = [f"{names[k]}={v}" for k, v in flags.items() if v is not None]
     return load_config(config_path, list(overrides) + extra)

@@ -70,7 +70,7 @@ def run_search(config: Config, out: str | Path, *, generator: Generator | Callab
     `generator` may be a factory, so that a bad domain or data file fails before a model loads.
     """
     domain = load_domain(config.data.domain)
-    questions = domain.load_split(config.data.split, limit=config.data.limit)
+    questions = domain.load_split(config.data.split, limit=config.search.limit)
     if not isinstance(generator, Generator):
         generator = generator()
     check_budget(config, generator)

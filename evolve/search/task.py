@@ -48,6 +48,17 @@ def split_steps(text: str) -> list[str]:
     return [part.strip() for part in _STEP_BOUNDARY.split(text) if part.strip()]
 
 
+def continuation(steps: Sequence[str]) -> str:
+    """What the model writes after `prompt(steps[:1])` to produce `steps` (step 0 first): the SFT target."""
+    full = "\n\n".join(f"Step {i}: {text}" for i, text in enumerate(steps))
+    return full[len(serialise_steps(steps[:1])):]
+
+
+def parse_solution(text: str) -> list[str]:
+    """Steps 1.. of a full solution generated after `prompt([STEP_ZERO])`, cut after the answer."""
+    return split_steps(cut_after_answer(text))
+
+
 class StepTask:
     """Prompts and parsing for one question. `render_chat` comes from the backend."""
 
