@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evolve.errors import ConfigError
 
@@ -91,6 +91,12 @@ class _TrainingSection(_Section):
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     checkpoint_every: int = Field(25, ge=1, description="optimiser steps between resumable checkpoints")
     seed: int = Field(0, description="seed for shuffling, dropout and the LoRA init")
+
+    @field_validator("lora", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        # `--set prm.lora.r=8` should change r, not drop the other LoRA settings
+        return {**_default_lora(), **value} if isinstance(value, dict) else value
 
 
 class PolicyConfig(_TrainingSection):

@@ -101,3 +101,54 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_model_dir_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same tiny model, but its tokenizer has no chat template."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model-raw") / "model", chat_template=False)
+
+
+ANSWER_TARGETS = [f" The options point to one letter. The answer is {letter}." for letter in "ABCD"]
+
+
+def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120) -> Path:
+    """The tiny model, fully fine-tuned for a few seconds to answer medqa search prompts with
+    "... The answer is X." for a letter it picks at random: sampled searches then find both correct
+    and incorrect trajectories, which is what a real round needs, in a model built in seconds."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from domains import load_domain
+    from evolve.search.task import serialise_steps, task_messages
+    from evolve.search.tree import STEP_ZERO
+
+    build_tiny_model(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    domain = load_domain("medqa")
+    prompts = [tokenizer.apply_chat_template(task_messages(domain, q), tokenize=False, add_generation_prompt=True)
+               + serialise_steps([STEP_ZERO]) for q in domain.load_split("search", limit=questions)]
+    examples = []
+    for index, prompt in enumerate(prompts):
+        for target in ANSWER_TARGETS:
+            prompt_ids = tokenizer(prompt)["input_ids"]
+            target_ids = tokenizer(target)["input_ids"] + [tokenizer.eos_token_id]
+            examples.append((prompt_ids + target_ids, [-100] * len(prompt_ids) + target_ids))
+    torch.manual_seed(0)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for step in range(steps):
+        batch = [examples[(step * 4 + i) % len(examples)] for i in range(4)]
+        width = max(len(ids) for ids, _ in batch)
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in batch])
+        labels = torch.tensor([lab + [-100] * (width - len(lab)) for _, lab in batch])
+        mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in batch])
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        optimiser.step()
+        optimiser.zero_grad()
+    model.eval()
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def answering_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model that answers medqa search prompts with a random letter (see build_answering_model)."""
+    return build_answering_model(tmp_path_factory.mktemp("answering-model") / "model")

@@ -1,8 +1,9 @@
-"""`evolve demo`: the main job of `make demo`, a small real search on CPU."""
+"""`evolve demo`: the main job of `make demo`, one full self-evolution round on CPU."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -13,27 +14,30 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), help="run folder"),
-    limit: int = typer.Option(8, help="bundled medqa seeds to search"),
-    model: str = typer.Option("embedded:smollm2-135m-instruct", help="model spec"),
+    out: Path = typer.Option(Path("runs/demo"), help="run folder; re-running resumes it"),
+    limit: Optional[int] = typer.Option(None, help="medqa seeds to search (default: the preset's)"),
+    model: str = typer.Option("embedded:smollm2-135m-instruct", help="base model spec"),
+    set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.limit=4"),
 ) -> None:
-    """Search bundled medqa seeds with the embedded model, then summarise and draw one tree."""
-    from evolve.cli.search_cmd import model_from_config, print_summary
+    """One round on the bundled medqa seeds: search, harvest, LoRA SFT of the policy, PRM training,
+    evaluation of the base model and the round's policy (CoT, SC, P-VS, best-of-N), and the report."""
+    from evolve.cli.run_cmd import print_report
     from evolve.config import load_config
+    from evolve.rounds.runner import run_rounds
     from evolve.search.records import read_records
     from evolve.search.render import render_png
-    from evolve.search.runner import run_search
 
-    preset = CONFIGS / "search-cpu.yaml"
+    preset = CONFIGS / "medqa-cpu.yaml"
     if not preset.exists():
         raise ConfigError("the CPU preset is missing", where=str(preset), fix="run the demo from a source checkout")
-    cfg = load_config(preset, [f"data.domain=medqa", f"search.limit={limit}", f"model.spec={model}"])
+    overrides = [f"model.spec={model}", *([f"search.limit={limit}"] if limit else []), *set_]
+    cfg = load_config(preset, overrides)
     console = Console()
-    console.print(f"[bold]demo[/]: MedS3 MCTS on {limit} medqa seeds with {model} (preset {preset.name})")
-    summary = run_search(cfg, out / "trees.jsonl", generator=lambda: model_from_config(cfg),
-                         console=Console(stderr=True))
-    print_summary(summary, console)
-    records = list(read_records(out / "trees.jsonl"))
+    console.print(f"[bold]demo[/]: one self-evolution round on {cfg.search.limit} medqa seeds with {model} "
+                  f"(preset {preset.name}), evaluated on {cfg.eval.limit} dev questions")
+    run_rounds(cfg, out, console=Console(stderr=True))
+    records = list(read_records(out / "round-1" / "trees.jsonl"))
     best = max(records, key=lambda r: (r["stats"]["correct_leaves"], r["stats"]["nodes"]))
     png = render_png(best, out / f"tree-{best['id']}.png")
-    console.print(f"tree drawing: {png}   (evolve tree show {out / 'trees.jsonl'} --id {best['id']})")
+    print_report(out, console)
+    console.print(f"tree drawing: {png}")

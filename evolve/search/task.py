@@ -59,6 +59,12 @@ def parse_solution(text: str) -> list[str]:
     return split_steps(cut_after_answer(text))
 
 
+def task_messages(domain: Domain, question: Question) -> list[dict[str, str]]:
+    """The chat that opens every search, training example and inference prompt for `question`."""
+    system = f"{domain.system_prompt.strip()}\n\n{STEP_INSTRUCTIONS}".strip()
+    return [{"role": "system", "content": system}, {"role": "user", "content": domain.format_question(question)}]
+
+
 class StepTask:
     """Prompts and parsing for one question. `render_chat` comes from the backend."""
 
@@ -67,11 +73,7 @@ class StepTask:
         self.domain = domain
         self.question = question
         self.config = config
-        system = f"{domain.system_prompt.strip()}\n\n{STEP_INSTRUCTIONS}".strip()
-        self.prefix = render_chat([
-            {"role": "system", "content": system},
-            {"role": "user", "content": domain.format_question(question)},
-        ])
+        self.prefix = render_chat(task_messages(domain, question))
 
     def prompt(self, steps: Sequence[str]) -> str:
         return self.prefix + serialise_steps(steps)

@@ -1,0 +1,1 @@
+"""Self-evolution rounds: search -> harvest -> policy -> PRM -> eval -> report, resumable per stage."""

@@ -1,0 +1,133 @@
+"""What makes a run attributable: the config it ran under, package versions, and one manifest per round.
+
+Every file is written whole (temporary name, then rename), so a `kill -9` leaves either the old or
+the new version. A stage counts as done only once its entry is in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evolve.config import Config
+from evolve.errors import ConfigError
+
+PACKAGES = ("evolve-reasoner", "torch", "transformers", "peft", "datasets", "vllm")
+# Keys that change how much a run does but not what a finished stage means: raising the round count
+# extends a run instead of invalidating it.
+_EXTENDABLE = {("run", "rounds")}
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def package_versions() -> dict[str, str | None]:
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    found["python"] = platform.python_version()
+    return found
+
+
+def _comparable(config: Config) -> dict:
+    data = config.model_dump(mode="json")
+    for section, key in _EXTENDABLE:
+        data[section].pop(key)
+    return data
+
+
+def run_digest(config: Config) -> str:
+    return hashlib.sha256(json.dumps(_comparable(config), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return keys
+
+
+def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
+    """Create `run.json` for a new run, or check that `config` matches the one the run started with.
+
+    A changed config is refused without `force`; with it, the change is appended to the run's
+    history and every stage from here on records the new digest.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info_path = run_dir / "run.json"
+    digest = run_digest(config)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if not info_path.exists():
+        info = {"config": _comparable(config), "digest": digest, "created": now, "history": []}
+    else:
+        info = read_json(info_path)
+        if info["digest"] != digest:
+            diff = changed_keys(info["config"], _comparable(config))
+            if not force:
+                shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+                raise ConfigError(
+                    f"this run was started with another config ({shown})", where=str(info_path),
+                    fix="use the original config, a new --out, or --force to continue under the new one",
+                )
+            info["history"].append({"from": info["digest"], "to": digest, "at": now, "changed": diff})
+            info.update(config=_comparable(config), digest=digest)
+    write_json(info_path, info)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
+                                         encoding="utf-8")
+    return info
+
+
+class Manifest:
+    """`round-N/manifest.json`: per stage its result, the config digest it ran under and its time."""
+
+    def __init__(self, path: Path, data: dict):
+        self.path = path
+        self.data = data
+
+    @classmethod
+    def open(cls, round_dir: Path, round_index: int, digest: str) -> "Manifest":
+        round_dir.mkdir(parents=True, exist_ok=True)
+        path = round_dir / "manifest.json"
+        if path.exists():
+            return cls(path, read_json(path))
+        data = {"round": round_index, "config": digest, "versions": package_versions(), "models": {},
+                "data": {}, "metrics": {}, "stages": {}, "timings": {}}
+        return cls(path, data)
+
+    def done(self, stage: str) -> bool:
+        return stage in self.data["stages"]
+
+    def finish(self, stage: str, result: dict, *, digest: str, seconds: float) -> None:
+        """Record a finished stage: `result` may carry `models`, `data`, `metrics` and `timings` entries."""
+        for part in ("models", "data", "metrics", "timings"):
+            self.data[part].update(result.get(part, {}))
+        self.data["stages"][stage] = {"config": digest}
+        self.data["timings"][stage] = round(seconds, 2)
+        self.data["config"] = digest
+        write_json(self.path, self.data)
+
+    @property
+    def complete(self) -> bool:
+        return "report" in self.data["stages"]

@@ -1,0 +1,104 @@
+"""`evolve run` as a function: rounds of search -> harvest -> policy -> PRM -> eval -> report.
+
+Re-running the same command resumes at the first unfinished stage of the first unfinished round;
+the search resumes per question and training from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from domains import load_domain
+from evolve.config import Config, ConfigError
+from evolve.infer.base import PRM_MODES
+from evolve.rounds.manifest import Manifest, claim_run, run_digest
+from evolve.rounds.report import write_run_report
+from evolve.rounds.stages import (GeneratorFactory, RoundContext, eval_modes, eval_stage, harvest_stage, policy_stage,
+                                  prm_stage, search_stage)
+
+ROUND_STAGES = ("search", "harvest", "policy", "prm", "eval", "report")
+
+
+def default_factory(config: Config) -> GeneratorFactory:
+    def make(lora: str | None):
+        from evolve.backends import load_generator
+
+        m = config.model
+        return load_generator(m.spec, threads=m.threads, dtype=m.dtype, max_batch_size=m.max_batch_size,
+                              openai_model=m.openai_model, lora=lora)
+
+    return make
+
+
+def check_plan(config: Config) -> None:
+    """Refuse up front what would only fail hours later."""
+    wanted = PRM_MODES.intersection(config.eval.modes)
+    if wanted and not config.prm.enabled:
+        raise ConfigError(f"eval.modes {sorted(wanted)} need a PRM but prm.enabled is false", where="eval.modes",
+                          fix="set prm.enabled=true or keep to cot and sc")
+    if config.model.lora:
+        raise ConfigError("model.lora is set, but each round chooses its own policy adapter", where="model.lora",
+                          fix="remove model.lora; set model.spec to the base model")
+
+
+def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, factory: GeneratorFactory | None = None,
+               console: Console | None = None, show_progress: bool = True) -> list[Manifest]:
+    check_plan(config)
+    run_dir = Path(run_dir)
+    claim_run(run_dir, config, force=force)
+    digest = run_digest(config)
+    ctx = RoundContext(config=config, run_dir=run_dir, domain=load_domain(config.data.domain),
+                       factory=factory or default_factory(config), console=console or Console(stderr=True),
+                       show_progress=show_progress, force=force)
+    manifests = []
+    if config.run.baseline:
+        manifests.append(_baseline(ctx, digest))
+    for index in range(1, config.run.rounds + 1):
+        manifest = _round(ctx, index, digest)
+        manifests.append(manifest)
+        ctx.previous = manifest.data["models"]
+    return manifests
+
+
+def _stage(ctx: RoundContext, manifest: Manifest, stage: str, digest: str, work) -> None:
+    if manifest.done(stage):
+        return
+    ctx.console.print(f"[bold cyan]round {manifest.data['round']}[/] {stage}")
+    started = time.perf_counter()
+    result = work()
+    manifest.finish(stage, result, digest=digest, seconds=time.perf_counter() - started)
+
+
+def _baseline(ctx: RoundContext, digest: str) -> Manifest:
+    """Round 0: the base model with the modes that need no PRM, the reference every round is compared to."""
+    manifest = Manifest.open(ctx.round_dir(0), 0, digest)
+    manifest.data["models"].setdefault("policy", None)
+    modes = eval_modes(ctx.config, with_prm=False)
+    _stage(ctx, manifest, "eval", digest, lambda: eval_stage(ctx, 0, policy=None, prm=None, modes=modes))
+    _stage(ctx, manifest, "report", digest, lambda: _report(ctx))
+    return manifest
+
+
+def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:
+    manifest = Manifest.open(ctx.round_dir(index), index, digest)
+    models = manifest.data["models"]
+    stages = {
+        "search": lambda: search_stage(ctx, index),
+        "harvest": lambda: harvest_stage(ctx, index),
+        "policy": lambda: policy_stage(ctx, index),
+        "prm": lambda: prm_stage(ctx, index),
+        "eval": lambda: eval_stage(ctx, index, policy=models.get("policy"), prm=models.get("prm"),
+                                   modes=eval_modes(ctx.config, with_prm=models.get("prm") is not None)),
+        "report": lambda: _report(ctx),
+    }
+    for stage in ROUND_STAGES:
+        _stage(ctx, manifest, stage, digest, stages[stage])
+    return manifest
+
+
+def _report(ctx: RoundContext) -> dict:
+    md, png = write_run_report(ctx.run_dir)
+    return {}

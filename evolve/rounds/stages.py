@@ -1,0 +1,157 @@
+"""The stages of one self-evolution round. Each takes the round's context and returns the entries it
+adds to the manifest (`models`, `data`, `metrics`); paths in them are relative to the run folder, so
+a finished run can be moved or shared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+
+from domains import Domain
+from evolve.backends.base import Generator
+from evolve.config import Config, ConfigError
+from evolve.infer.base import PRM_MODES
+
+# (LoRA adapter folder or None for the bare model) -> a ready generator
+GeneratorFactory = Callable[[str | None], Generator]
+
+
+@dataclass
+class RoundContext:
+    config: Config
+    run_dir: Path
+    domain: Domain
+    factory: GeneratorFactory
+    console: Console
+    show_progress: bool = True
+    force: bool = False
+    previous: dict = field(default_factory=dict)  # the models of the round before (empty for round 1)
+
+    def round_dir(self, index: int) -> Path:
+        return self.run_dir / f"round-{index}"
+
+    def path(self, relative: str | None) -> str | None:
+        return None if relative is None else str(self.run_dir / relative)
+
+    def relative(self, path: str | Path) -> str:
+        return str(Path(path).resolve().relative_to(self.run_dir.resolve()))
+
+
+def base_folder(spec: str) -> str:
+    """Local weights to train on: a vLLM spec trains the model it serves; an API model has none."""
+    from evolve.backends import resolve_model_folder
+    from evolve.backends.spec import parse_model_spec
+
+    parsed = parse_model_spec(spec)
+    if parsed.kind == "openai":
+        raise ConfigError(f"'{spec}' is served over an API, so there are no weights to train", where="model.spec",
+                          fix="set model.spec to a folder, hub id, embedded:<name> or vllm:<model>")
+    if parsed.kind == "embedded":
+        return resolve_model_folder(spec)
+    return resolve_model_folder(parsed.target)
+
+
+def search_stage(ctx: RoundContext, index: int) -> dict:
+    from evolve.search.records import read_records
+    from evolve.search.runner import run_search
+
+    adapter = ctx.previous.get("policy")
+    config = ctx.config.model_copy(deep=True)
+    config.model.lora = ctx.path(adapter)
+    trees = ctx.round_dir(index) / "trees.jsonl"
+    run_search(config, trees, generator=lambda: ctx.factory(config.model.lora), force=ctx.force,
+               console=ctx.console, show_progress=ctx.show_progress)
+    # Counted from the file, not the summary: after a resume the summary only knows this run's part.
+    records = list(read_records(trees))
+    stats = [r["stats"] for r in records]
+    return {
+        "models": {"search_policy": adapter or ctx.config.model.spec},
+        "data": {
+            "search_questions": len(records),
+            "solved": sum(1 for r in records if r["pos"]),
+            "nodes": sum(s["nodes"] for s in stats),
+            "finish_leaves": sum(s["finish_leaves"] for s in stats),
+            "correct_leaves": sum(s["correct_leaves"] for s in stats),
+            "search_tokens": sum(s["generated_tokens"] for s in stats),
+        },
+    }
+
+
+def harvest_stage(ctx: RoundContext, index: int) -> dict:
+    from evolve.search.records import read_records
+    from evolve.train.harvest import harvest
+
+    round_dir = ctx.round_dir(index)
+    cfg = ctx.config
+    _, _, summary = harvest(read_records(round_dir / "trees.jsonl"), ctx.domain, top_k=cfg.policy.top_k,
+                            labeling=cfg.prm.labeling, out_dir=round_dir / "data")
+    return {"data": summary.to_dict()}
+
+
+def _rows(path: Path) -> list[dict]:
+    from datasets import Dataset
+
+    return Dataset.from_parquet(str(path)).to_list()
+
+
+def _loss_summary(losses: list[float]) -> dict:
+    return {"first_loss": round(losses[0], 4) if losses else None, "last_loss": round(losses[-1], 4) if losses else None}
+
+
+def policy_stage(ctx: RoundContext, index: int) -> dict:
+    from evolve.train.policy import train_policy
+
+    cfg = ctx.config
+    init = None if cfg.policy.from_base else ctx.path(ctx.previous.get("policy"))
+    result = train_policy(_rows(ctx.round_dir(index) / "data" / "policy.parquet"), base_dir=base_folder(cfg.model.spec),
+                          out_dir=ctx.round_dir(index) / "policy", config=cfg.policy, init_adapter=init,
+                          threads=cfg.model.threads, progress=ctx.show_progress)
+    return {
+        "models": {"policy": ctx.relative(result.adapter_dir), "policy_init": ctx.previous.get("policy") if init else None},
+        "metrics": {"policy": {"steps": result.steps, "examples": result.examples, **_loss_summary(result.losses)}},
+    }
+
+
+def prm_stage(ctx: RoundContext, index: int) -> dict:
+    cfg = ctx.config
+    if not cfg.prm.enabled:
+        return {"models": {"prm": None}, "metrics": {"prm": None}}
+    from evolve.train.prm import train_prm
+
+    result = train_prm(_rows(ctx.round_dir(index) / "data" / "prm.parquet"),
+                       base_dir=base_folder(cfg.prm.base or cfg.model.spec), out_dir=ctx.round_dir(index) / "prm",
+                       config=cfg.prm, threads=cfg.model.threads, progress=ctx.show_progress)
+    metrics = {"steps": result.steps, **_loss_summary(result.losses), **result.metrics}
+    return {"models": {"prm": ctx.relative(result.prm_dir)}, "metrics": {"prm": metrics}}
+
+
+def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | None, modes: list[str]) -> dict:
+    from evolve.eval.evaluate import evaluate
+
+    cfg = ctx.config
+    eval_cfg = cfg.eval.model_copy(update={"modes": modes})
+    questions = ctx.domain.load_split(cfg.eval.split, limit=cfg.eval.limit)
+    generator = ctx.factory(ctx.path(policy))
+    scorer = None
+    if prm is not None and PRM_MODES.intersection(modes):
+        from evolve.train.prm import load_prm
+
+        scorer = load_prm(ctx.path(prm), base_dir=base_folder(cfg.prm.base or cfg.model.spec), threads=cfg.model.threads)
+    report = evaluate(questions, ctx.domain, generator, eval_cfg, scorer=scorer, out_dir=ctx.round_dir(index) / "eval",
+                      label=f"round {index}", progress=ctx.show_progress)
+    return {"data": {"eval_questions": len(questions)}, "metrics": {"eval": report_metrics(report)},
+            "timings": {f"eval {result.mode}": round(result.seconds, 2) for result in report.modes}}
+
+
+def report_metrics(report) -> dict:
+    """Per mode: accuracy with its Wilson interval and mean generated tokens (wall times go to `timings`,
+    so that two runs of one config give the same manifest)."""
+    keys = ("accuracy", "correct", "n", "low", "high", "mean_tokens")
+    return {result.mode: {key: getattr(result, key) for key in keys} for result in report.modes}
+
+
+def eval_modes(config: Config, *, with_prm: bool) -> list[str]:
+    return [m for m in config.eval.modes if with_prm or m not in PRM_MODES]

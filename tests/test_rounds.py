@@ -1,0 +1,183 @@
+"""`evolve run`: one real round on a tiny model, per-stage resume, kill -9 mid-round, changed configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evolve.config import load_config
+from evolve.errors import ConfigError
+from evolve.rounds.manifest import changed_keys, claim_run, run_digest
+from evolve.rounds.report import markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": "all-linear"}
+
+
+def tiny_run_config(model_dir: Path, **sections) -> dict:
+    config = {
+        "data": {"domain": "medqa", "split": "search"},
+        "model": {"spec": str(model_dir), "threads": 1},
+        "search": {"root_children": 2, "children": 2, "max_nodes": 5, "rollout_base": 2, "rollout_min": 1,
+                   "correct_leaves": 2, "step_tokens": 20, "finish_tokens": 30, "rollout_tokens": 30,
+                   "temperature": 1.0, "trees_in_flight": 4, "limit": 4},
+        "policy": {"epochs": 1, "batch_size": 2, "max_length": 2048, "checkpoint_every": 1, "lora": TINY_LORA},
+        "prm": {"epochs": 1, "batch_size": 2, "max_length": 2048, "checkpoint_every": 1, "lora": TINY_LORA},
+        "eval": {"limit": 3, "modes": ["cot", "sc", "pvs", "bon-min"], "n": 3, "max_tokens": 30},
+        "run": {"rounds": 1, "baseline": True},
+    }
+    for name, values in sections.items():
+        config[name].update(values)
+    return config
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def evolve(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evolve.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def stable(manifest: dict) -> dict:
+    """A manifest without what legitimately differs between two runs of the same config: wall times."""
+    return {k: v for k, v in manifest.items() if k != "timings"}
+
+
+@pytest.mark.slow
+def test_one_round_end_to_end_then_resume_does_nothing(tmp_path, answering_model_dir):
+    config = write_config(tmp_path / "run.yaml", tiny_run_config(answering_model_dir))
+    out = tmp_path / "run"
+    done = evolve("run", "--config", str(config), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    round_dir = out / "round-1"
+    for name in ("trees.jsonl", "data/policy.parquet", "data/prm.parquet", "policy/adapter_config.json",
+                 "prm/prm.json", "eval/eval.json", "eval/questions.jsonl"):
+        assert (round_dir / name).is_file(), name
+    assert (out / "report.md").is_file() and (out / "report.png").stat().st_size > 10_000
+    manifest = json.loads((round_dir / "manifest.json").read_text())
+    assert list(manifest["stages"]) == ["search", "harvest", "policy", "prm", "eval", "report"]
+    assert manifest["data"]["search_questions"] == 4 and manifest["data"]["eval_questions"] == 3
+    assert manifest["data"]["pos"] >= 1 and manifest["data"]["neg"] >= 1
+    assert manifest["models"] == {"search_policy": str(answering_model_dir), "policy": "round-1/policy",
+                                  "policy_init": None, "prm": "round-1/prm"}
+    assert set(manifest["metrics"]["eval"]) == {"cot", "sc", "pvs", "bon-min"}
+    assert manifest["metrics"]["policy"]["steps"] >= 1 and manifest["versions"]["torch"]
+    baseline = json.loads((out / "round-0" / "manifest.json").read_text())
+    assert set(baseline["metrics"]["eval"]) == {"cot", "sc"}  # no PRM before round 1
+    table = (out / "report.md").read_text()
+    assert "| 0 |" in table and "| 1 |" in table and "pvs % [95% CI]" in table
+    assert "report: " in done.stdout
+
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    again = evolve("run", "--config", str(config), "--out", str(out), "--quiet")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((round_dir / "manifest.json").read_text()) == manifest
+    changed = [p for p in out.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+    assert sorted(p.name for p in changed) == ["config.yaml", "run.json"]  # nothing re-ran
+
+
+def test_changed_config_is_refused_without_force(tmp_path):
+    first = load_config(None, ["search.max_nodes=7"])
+    claim_run(tmp_path, first, force=False)
+    claim_run(tmp_path, load_config(None, ["search.max_nodes=7", "run.rounds=5"]), force=False)  # extending is fine
+    changed = load_config(None, ["search.max_nodes=9"])
+    with pytest.raises(ConfigError, match=r"search.max_nodes: 7 -> 9") as info:
+        claim_run(tmp_path, changed, force=False)
+    assert "--force" in info.value.one_line()
+    info_after = claim_run(tmp_path, changed, force=True)
+    assert info_after["digest"] == run_digest(changed)
+    assert info_after["history"][0]["changed"] == ["search.max_nodes: 7 -> 9"]
+
+
+def test_changed_keys_and_digest():
+    a = load_config(None, []).model_dump(mode="json")
+    b = load_config(None, ["eval.n=4", "prm.lora.r=8"]).model_dump(mode="json")
+    assert changed_keys(a, b) == ["eval.n: 8 -> 4", "prm.lora.r: 16 -> 8"]  # the other LoRA keys keep defaults
+    assert run_digest(load_config(None, ["run.rounds=1"])) == run_digest(load_config(None, ["run.rounds=4"]))
+
+
+def test_report_table_is_exact():
+    manifests = [
+        {"round": 0, "data": {"eval_questions": 10},
+         "metrics": {"eval": {"cot": {"accuracy": 0.3, "low": 0.1078, "high": 0.6032, "mean_tokens": 88.4}}}},
+        {"round": 1, "data": {"pos": 12, "neg": 30},
+         "metrics": {"prm": {"auc": 0.7123, "accuracy": 0.65},
+                     "eval": {"cot": {"accuracy": 0.4, "low": 0.1682, "high": 0.6873, "mean_tokens": 70.0},
+                              "pvs": {"accuracy": 0.5, "low": 0.2366, "high": 0.7634}}}},
+    ]
+    assert markdown_table(manifests).splitlines() == [
+        "| round | cot % [95% CI] | pvs % [95% CI] | PRM AUC | PRM acc | pos / neg | tokens (cot) |",
+        "|---|---|---|---|---|---|---|",
+        "| 0 | 30.0 [11, 60] | - | - | - | - | 88 |",
+        "| 1 | 40.0 [17, 69] | 50.0 [24, 76] | 0.712 | 0.650 | 12 / 30 | 70 |",
+    ]
+
+
+KILLABLE_RUN = textwrap.dedent("""
+    import sys, time
+    import yaml
+    from evolve.backends.scripted import ScriptedGenerator
+    from evolve.config import Config
+    from evolve.rounds.runner import run_rounds
+    from tests.test_scheduler import pseudo_model
+
+    def slow(request, index):
+        time.sleep(0.01)
+        return pseudo_model(request, index)
+
+    if __name__ == "__main__":
+        config = Config.model_validate(yaml.safe_load(open(sys.argv[1])))
+        run_rounds(config, sys.argv[2], factory=lambda lora: ScriptedGenerator(slow), show_progress=False)
+""")
+
+
+@pytest.mark.slow
+def test_kill_9_mid_round_then_resume_gives_the_same_manifest(tmp_path, tiny_model_dir):
+    config = write_config(tmp_path / "run.yaml", tiny_run_config(
+        tiny_model_dir, search={"limit": 6, "trees_in_flight": 2, "max_nodes": 8, "rollout_base": 4},
+        eval={"limit": 3, "modes": ["cot", "sc", "pvs"], "n": 3}))
+    script = tmp_path / "killable.py"
+    script.write_text(KILLABLE_RUN)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def start(out: Path) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, str(script), str(config), str(out)], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    reference = tmp_path / "reference"
+    assert start(reference).wait(timeout=300) == 0
+
+    killed = tmp_path / "killed"
+    proc = start(killed)
+    trees = killed / "round-1" / "trees.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if trees.exists() and trees.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "round-1" / "manifest.json").exists() or "policy" not in json.loads(
+        (killed / "round-1" / "manifest.json").read_text())["stages"]
+    resumed = start(killed)
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()[-2000:]
+
+    ids = [json.loads(line)["id"] for line in trees.read_text().splitlines()]
+    assert len(ids) == 6 and len(set(ids)) == 6  # nothing searched twice
+    for index in (0, 1):
+        got = json.loads((killed / f"round-{index}" / "manifest.json").read_text())
+        want = json.loads((reference / f"round-{index}" / "manifest.json").read_text())
+        assert stable(got) == stable(want)
