@@ -103,7 +103,7 @@ def tiny_model_dir_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model-raw") / "model", chat_template=False)
 
 
-ANSWER_TARGETS = [f" The options point to one letter. The answer is {letter}." for letter in "ABCD"]
+ANSWER_TARGETS = [f" So the answer is {letter}." for letter in "ABCD"]
 
 
 def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120) -> Path:
@@ -132,6 +132,8 @@ def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120)
     torch.manual_seed(0)
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small only loses to thread hand-offs, badly so on a busy machine
     for step in range(steps):
         batch = [examples[(step * 4 + i) % len(examples)] for i in range(4)]
         width = max(len(ids) for ids, _ in batch)
@@ -143,6 +145,7 @@ def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120)
         loss.backward()
         optimiser.step()
         optimiser.zero_grad()
+    torch.set_num_threads(threads)
     model.eval()
     model.save_pretrained(folder)
     return folder

@@ -14,7 +14,7 @@ from rich.console import Console
 from domains import load_domain
 from evolve.config import Config, ConfigError
 from evolve.infer.base import PRM_MODES
-from evolve.rounds.manifest import Manifest, claim_run, run_digest
+from evolve.rounds.manifest import Manifest, claim_run, read_json, run_digest
 from evolve.rounds.report import write_run_report
 from evolve.rounds.stages import (GeneratorFactory, RoundContext, eval_modes, eval_stage, harvest_stage, policy_stage,
                                   prm_stage, search_stage)
@@ -31,6 +31,33 @@ def default_factory(config: Config) -> GeneratorFactory:
                               openai_model=m.openai_model, lora=lora)
 
     return make
+
+
+class KeepLast:
+    """Keeps the last generator it built: round 0's evaluation and round 1's search share the base
+    model, and a vLLM engine is too costly to start twice (or to hold two of)."""
+
+    def __init__(self, make: GeneratorFactory):
+        self.make = make
+        self.key: object = object()
+        self.generator = None
+
+    def __call__(self, lora: str | None):
+        if lora != self.key:
+            self.generator = None  # let the old model go before the next one loads
+            self.generator = self.make(lora)
+            self.key = lora
+        return self.generator
+
+
+def check_budget_for_backend(config: Config, generator) -> None:
+    from evolve.search.runner import check_budget
+
+    check_budget(config, generator)
+    limit = generator.max_n
+    if limit is not None and config.eval.n > limit:
+        raise ConfigError(f"eval.n={config.eval.n} asks for more samples per request than backend "
+                          f"'{generator.name}' allows ({limit})", where="eval.n", fix=f"set eval.n <= {limit}")
 
 
 def check_plan(config: Config) -> None:
@@ -51,8 +78,10 @@ def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, fact
     claim_run(run_dir, config, force=force)
     digest = run_digest(config)
     ctx = RoundContext(config=config, run_dir=run_dir, domain=load_domain(config.data.domain),
-                       factory=factory or default_factory(config), console=console or Console(stderr=True),
+                       factory=KeepLast(factory or default_factory(config)), console=console or Console(stderr=True),
                        show_progress=show_progress, force=force)
+    if not _all_done(run_dir, config):
+        check_budget_for_backend(config, ctx.factory(None))
     manifests = []
     if config.run.baseline:
         manifests.append(_baseline(ctx, digest))
@@ -61,6 +90,12 @@ def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, fact
         manifests.append(manifest)
         ctx.previous = manifest.data["models"]
     return manifests
+
+
+def _all_done(run_dir: Path, config: Config) -> bool:
+    indices = ([0] if config.run.baseline else []) + list(range(1, config.run.rounds + 1))
+    paths = [run_dir / f"round-{i}" / "manifest.json" for i in indices]
+    return all(p.exists() and Manifest(p, read_json(p)).complete for p in paths)
 
 
 def _stage(ctx: RoundContext, manifest: Manifest, stage: str, digest: str, work) -> None:

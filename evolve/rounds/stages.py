@@ -125,6 +125,7 @@ def prm_stage(ctx: RoundContext, index: int) -> dict:
                        base_dir=base_folder(cfg.prm.base or cfg.model.spec), out_dir=ctx.round_dir(index) / "prm",
                        config=cfg.prm, threads=cfg.model.threads, progress=ctx.show_progress)
     metrics = {"steps": result.steps, **_loss_summary(result.losses), **result.metrics}
+    metrics = {k: v for k, v in metrics.items() if "seconds" not in k}  # times live in `timings`
     return {"models": {"prm": ctx.relative(result.prm_dir)}, "metrics": {"prm": metrics}}
 
 
@@ -137,7 +138,7 @@ def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | 
     generator = ctx.factory(ctx.path(policy))
     scorer = None
     if prm is not None and PRM_MODES.intersection(modes):
-        from evolve.train.prm import load_prm
+        from evolve.prm.scorer import load_prm
 
         scorer = load_prm(ctx.path(prm), base_dir=base_folder(cfg.prm.base or cfg.model.spec), threads=cfg.model.threads)
     report = evaluate(questions, ctx.domain, generator, eval_cfg, scorer=scorer, out_dir=ctx.round_dir(index) / "eval",
