@@ -182,3 +182,37 @@ def test_kill_9_mid_round_then_resume_gives_the_same_manifest(tmp_path, tiny_mod
         got = json.loads((killed / f"round-{index}" / "manifest.json").read_text())
         want = json.loads((reference / f"round-{index}" / "manifest.json").read_text())
         assert stable(got) == stable(want)
+
+
+def test_round_without_correct_trajectories_says_what_to_do(tmp_path, answering_model_dir):
+    # seed 0: the 18 answers sampled for these 6 questions are all wrong (see the seed note above)
+    config = write_config(tmp_path / "run.yaml", tiny_run_config(
+        answering_model_dir, search={"seed": 0}, run={"baseline": False}))
+    failed = evolve("run", "--config", str(config), "--out", str(tmp_path / "run"), "--quiet")
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "error: harvest: no correct trajectories in 6 searched question(s) -- fix: lower the difficulty or raise "
+        "the budget (search.max_nodes, search.correct_leaves)")
+    manifest = json.loads((tmp_path / "run" / "round-1" / "manifest.json").read_text())
+    assert list(manifest["stages"]) == ["search"]  # harvest is not marked done
+
+
+def test_policy_model_without_chat_template_is_refused(tmp_path, tiny_model_dir_no_template):
+    config = write_config(tmp_path / "run.yaml", tiny_run_config(tiny_model_dir_no_template))
+    failed = evolve("run", "--config", str(config), "--out", str(tmp_path / "run"), "--quiet")
+    assert failed.returncode == 2
+    assert "has no chat template" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_more_samples_than_the_backend_allows_is_refused_before_any_work(tmp_path, tiny_model_dir):
+    from evolve.backends.scripted import ScriptedGenerator
+    from evolve.rounds.runner import run_rounds
+    from tests.test_scheduler import pseudo_model
+
+    config = load_config(None, [f"model.spec={tiny_model_dir}", "search.rollout_base=2", "search.children=2",
+                                "search.root_children=2", "search.rollout_min=1", "eval.n=8"])
+    with pytest.raises(ConfigError, match=r"eval.n=8 asks for more samples .* allows \(4\)") as info:
+        run_rounds(config, tmp_path / "run", factory=lambda lora: ScriptedGenerator(pseudo_model, max_n=4),
+                   show_progress=False)
+    assert info.value.where == "eval.n"
+    assert not (tmp_path / "run" / "round-0").exists()
