@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from domains.errors import DomainError, UserFacingError  # the CLI handles both families alike
 
-__all__ = ["UserFacingError", "EvolveError", "ConfigError", "ModelSpecError", "MissingExtraError", "BackendError", "DomainError"]
+__all__ = ["UserFacingError", "EvolveError", "ConfigError", "ModelSpecError", "MissingExtraError", "BackendError", "TrainingError", "DomainError"]
 
 
 class EvolveError(UserFacingError):
@@ -37,3 +37,8 @@ class MissingExtraError(ModelSpecError):
 
 class BackendError(EvolveError):
     """A backend failed at run time (endpoint unreachable, request rejected, ...)."""
+
+
+class TrainingError(EvolveError):
+    """Policy or PRM training cannot start or go on (no usable rows, an output folder holding
+    another run, ...)."""

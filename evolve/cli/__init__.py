@@ -19,14 +19,19 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported here so `import evolve.cli` stays cheap until a command actually runs.
-    from evolve.cli import demo_cmd, domains_cmd, search_cmd, tree_cmd
+    from evolve.cli import demo_cmd, domains_cmd, eval_cmd, run_cmd, search_cmd, solve_cmd, tree_cmd
 
     app.add_typer(domains_cmd.app, name="domains", help="List, inspect, check and add task domains.")
     app.add_typer(tree_cmd.app, name="tree", help="Inspect search trees.")
     app.command("search", help="Run the batched MedS3 MCTS over a domain's questions.")(search_cmd.search)
-    app.command("demo", help="Search a few bundled medqa seeds with the embedded model and summarise.")(
+    app.command("run", help="Self-evolution rounds: search, harvest, train policy and PRM, evaluate, report.")(
+        run_cmd.run
+    )
+    app.command("demo", help="One self-evolution round on bundled medqa seeds with the embedded model.")(
         demo_cmd.demo
     )
+    app.command("solve", help="Answer one question with an inference mode; prints steps and scores.")(solve_cmd.solve_command)
+    app.command("eval", help="Accuracy (95% Wilson CI), tokens and time of inference modes on a split.")(eval_cmd.eval_command)
     _register_plugins()
 
 

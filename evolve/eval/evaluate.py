@@ -1,0 +1,140 @@
+"""`evaluate`: run the configured inference modes over held-out questions and score them.
+
+The N-sample modes (sc, pvs, bon-*) share one draw of N samples per question and one PRM pass;
+each reports the tokens of the samples it used (all N) and the wall time it depended on (sc
+excludes the PRM's time, the PRM modes include it), and is marked `shared` in the results.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from domains import Domain, Question
+from evolve.backends.base import Generator
+from evolve.config import EvalConfig
+from evolve.errors import EvolveError
+from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
+from evolve.infer.base import Solution
+from evolve.infer.solve import check_modes, run_modes
+from evolve.prm.base import StepScorer
+
+BOOTSTRAP_ITERS = 2000
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    correct: int
+    n: int
+    accuracy: float
+    low: float  # 95% Wilson interval
+    high: float
+    mean_tokens: float  # generated tokens per question
+    seconds: float  # wall time
+    shared: bool = False  # its samples were shared with the other N-sample modes
+
+
+@dataclass
+class EvalReport:
+    domain: str
+    model: str
+    label: str
+    questions: int
+    modes: list[ModeResult]
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # each mode against the first
+    records: list[dict[str, Any]] = field(default_factory=list)  # per question, for error analysis
+    config: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    out_dir: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("records")
+        return data
+
+    def mode(self, name: str) -> ModeResult:
+        return next(m for m in self.modes if m.mode == name)
+
+
+def mode_result(mode: str, correct: Sequence[bool], tokens: Sequence[int], seconds: float, shared: bool) -> ModeResult:
+    k, n = sum(correct), len(correct)
+    low, high = wilson_interval(k, n)
+    return ModeResult(mode, k, n, k / n, low, high, sum(tokens) / n, seconds, shared)
+
+
+def compare(base: str, other: str, a: Sequence[bool], b: Sequence[bool], seed: int) -> dict[str, Any]:
+    """`other` against `base` on the same questions: exact McNemar and a paired bootstrap of the difference."""
+    only_base = sum(x and not y for x, y in zip(a, b))
+    only_other = sum(y and not x for x, y in zip(a, b))
+    diff, low, high = paired_bootstrap_diff(b, a, BOOTSTRAP_ITERS, seed)
+    return {"base": base, "mode": other, "only_base": only_base, "only_mode": only_other,
+            "mcnemar_p": mcnemar(only_base, only_other), "diff": diff, "diff_low": low, "diff_high": high}
+
+
+def solution_record(solution: Solution, correct: bool) -> dict[str, Any]:
+    return {
+        "answer": solution.answer, "correct": correct, "tokens": solution.tokens, "steps": solution.steps,
+        "scores": solution.scores, "votes": solution.votes,
+        "candidates": [{"answer": c.answer, "tokens": c.tokens, "scores": c.scores, "finish_reason": c.finish_reason}
+                       for c in solution.candidates],
+    }
+
+
+def evaluate(questions: Sequence[Question], domain: Domain, generator: Generator, config: EvalConfig,
+             scorer: StepScorer | None = None, out_dir: str | Path | None = None, label: str = "",
+             progress: bool = True) -> EvalReport:
+    """Every configured mode on `questions`; writes eval.json, eval.md, eval.png and questions.jsonl to `out_dir`."""
+    if not questions:
+        raise EvolveError("no questions to evaluate", where="eval.split", fix="pick a split or file with questions")
+    modes = list(dict.fromkeys(config.modes))
+    check_modes(modes, config, generator, scorer)
+    started = time.perf_counter()
+    runs = _run_with_progress(questions, domain, generator, modes, config, scorer, progress)
+    correct = {m: [domain.is_correct(s.answer, q) for s, q in zip(runs[m].solutions, questions)] for m in modes}
+    results = [mode_result(m, correct[m], [s.tokens for s in runs[m].solutions], runs[m].seconds, runs[m].shared)
+               for m in modes]
+    comparisons = [compare(modes[0], m, correct[modes[0]], correct[m], config.seed) for m in modes[1:]]
+    records = [
+        {"id": q.id, "gold": q.answer,
+         "modes": {m: solution_record(runs[m].solutions[i], correct[m][i]) for m in modes}}
+        for i, q in enumerate(questions)
+    ]
+    report = EvalReport(domain.name, generator.name, label, len(questions), results, comparisons, records,
+                        config.model_dump(mode="json"), time.perf_counter() - started)
+    if out_dir is not None:
+        write_report(report, out_dir)
+    return report
+
+
+def write_report(report: EvalReport, out_dir: str | Path) -> None:
+    from evolve.eval.report import render_markdown, render_plot
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report.out_dir = str(out)
+    (out / "eval.json").write_text(json.dumps(report.summary(), indent=2) + "\n", encoding="utf-8")
+    (out / "eval.md").write_text(render_markdown(report), encoding="utf-8")
+    with (out / "questions.jsonl").open("w", encoding="utf-8") as handle:
+        for record in report.records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    render_plot(report, out / "eval.png")
+
+
+def _run_with_progress(questions, domain, generator, modes, config, scorer, show: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True), disable=not show) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done)
+
+        return run_modes(questions, domain, generator, modes, config, scorer, report)

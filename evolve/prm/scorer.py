@@ -1,0 +1,116 @@
+"""A trained PRM as a `StepScorer`: every step of a batch of trajectories scored in one forward pass.
+
+Each trajectory is tokenised by `evolve.train.tokenise.encode_steps`, the same function training
+used, and the model's P(class 1) is read at each step's separator position. Causal attention makes
+this equal to scoring each prefix on its own, at one pass per batch instead of one per step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from evolve.errors import ModelSpecError
+from evolve.train.models import IDENTITY_KEYS, base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.train.tokenise import SEPARATOR, EncodedSteps, encode_steps
+
+__all__ = ["HFStepScorer", "load_prm", "read_prm_meta", "step_probabilities", "PRM_META"]
+
+PRM_META = "prm.json"
+
+
+def step_probabilities(model: Any, encoded: Sequence[EncodedSteps], *, pad_id: int,
+                       batch_size: int = 8) -> list[list[float]]:
+    """P(class 1) at every label position, one right-padded forward pass per batch of trajectories."""
+    import torch
+
+    result: list[list[float]] = [[] for _ in encoded]
+    # Similar lengths together: less padding to compute.
+    todo = sorted((i for i, e in enumerate(encoded) if e.positions), key=lambda i: len(encoded[i].input_ids))
+    with torch.inference_mode():
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            width = max(len(encoded[i].input_ids) for i in chunk)
+            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                n = len(encoded[i].input_ids)
+                ids[row, :n] = torch.tensor(encoded[i].input_ids)
+                mask[row, :n] = 1
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            probs = torch.softmax(logits.float(), dim=-1)[..., 1]
+            for row, i in enumerate(chunk):
+                result[i] = probs[row, encoded[i].positions].tolist()
+    return result
+
+
+class HFStepScorer:
+    """`StepScorer` over a token-classification model (LoRA merged) and its base tokenizer."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, separator: str = SEPARATOR, max_length: int | None = None,
+                 batch_size: int = 8, threads: int | None = None, name: str | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.separator = separator
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.threads = threads
+        self.name = name or "prm"
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self._pad_id = int(pad or 0)  # padding sits after every label position, so any id works
+
+    def encode(self, question: str, steps: Sequence[str]) -> EncodedSteps:
+        return encode_steps(self.tokenizer, question, steps, self.max_length, self.separator)
+
+    def score(self, question: str, trajectories: Sequence[Sequence[str]]) -> list[list[float]]:
+        encoded = [self.encode(question, steps) for steps in trajectories]
+        with torch_threads(self.threads, self.model):
+            probs = step_probabilities(self.model, encoded, pad_id=self._pad_id, batch_size=self.batch_size)
+        # Steps past the model's length limit get the last step's score that fit (0.5 if none did):
+        # the best guess without more context, and every step keeps a score.
+        return [p + [p[-1] if p else 0.5] * (len(steps) - len(p)) for p, steps in zip(probs, trajectories)]
+
+
+def read_prm_meta(prm_dir: str | os.PathLike[str]) -> dict:
+    path = Path(prm_dir) / PRM_META
+    if not path.is_file():
+        raise ModelSpecError(f"'{prm_dir}' is not a PRM directory (it holds no {PRM_META})", where=str(prm_dir),
+                             fix="pass the prm folder written by `train_prm` (<out_dir>/prm)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _describe(identity: dict) -> str:
+    return ", ".join(f"{key}={identity.get(key)}" for key in ("name", *IDENTITY_KEYS))
+
+
+def load_prm(prm_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None, *,
+             threads: int | None = None, batch_size: int = 8) -> HFStepScorer:
+    """Load a PRM trained by `train_prm` onto its base model (by default the one it was trained on).
+
+    A base whose architecture or shapes differ from the PRM's raises a one-line ModelSpecError
+    naming both, before any weights are loaded.
+    """
+    from evolve.backends import resolve_model_folder
+
+    meta = read_prm_meta(prm_dir)
+    base = Path(resolve_model_folder(str(base_dir if base_dir is not None else meta["base"]["path"])))
+    trained, given = meta["base"], base_identity(base)
+    if any(trained.get(key) != given.get(key) for key in IDENTITY_KEYS):
+        raise ModelSpecError(
+            f"the PRM was trained on base ({_describe(trained)}) but '{base}' is ({_describe(given)})",
+            where=str(prm_dir),
+            fix=f"load it with the base model it was trained on ({trained.get('path')}) or retrain the PRM",
+        )
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForTokenClassification
+
+    with quiet_loading():
+        model = AutoModelForTokenClassification.from_pretrained(str(base), num_labels=2, dtype=torch.float32)
+        # Merged once here: scoring then costs what the base model costs.
+        model = PeftModel.from_pretrained(model, str(prm_dir)).merge_and_unload()
+    limit = getattr(model.config, "max_position_embeddings", None)
+    return HFStepScorer(model, load_tokenizer(base), separator=meta.get("separator", SEPARATOR), max_length=limit,
+                        batch_size=batch_size, threads=threads, name=str(prm_dir))

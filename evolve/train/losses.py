@@ -1,0 +1,31 @@
+"""The PRM's two step losses over 2-class logits (`[N, 2]`) and per-step targets in [0, 1] (`[N]`).
+
+Both are computed here rather than by a library trainer: TRL's PRMTrainer casts labels with int(),
+which turns every soft target Q < 1 into 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+__all__ = ["soft_cross_entropy", "dual_bce", "PRM_LOSSES"]
+
+
+def soft_cross_entropy(logits: Any, targets: Any) -> Any:
+    """MedS3 v1: cross-entropy against the distribution [1 - Q, Q], averaged over steps."""
+    import torch
+
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    return -((1 - targets) * logp[:, 0] + targets * logp[:, 1]).mean()
+
+
+def dual_bce(logits: Any, targets: Any) -> Any:
+    """MedS3 AAAI: BCE of the logit margin z1 - z0 (so sigmoid(margin) = softmax's P(class 1))
+    against the hard label 1[2*Q_i - Q_(i-1) > 0]."""
+    import torch
+
+    margin = logits[:, 1].float() - logits[:, 0].float()
+    return torch.nn.functional.binary_cross_entropy_with_logits(margin, targets.float())
+
+
+PRM_LOSSES: dict[str, Callable[[Any, Any], Any]] = {"soft": soft_cross_entropy, "dual": dual_bce}

@@ -1,0 +1,164 @@
+"""LoRA SFT of the policy on harvested trajectories, loss on the assistant's tokens only.
+
+A row is `{"system", "user", "prefix", "completion", ...}`; the model sees the chat prompt plus
+`prefix` exactly as the search renders it, and learns `completion` + EOS. The adapter is saved in
+PEFT format (`out_dir/adapter`), which the hf backend merges on load and vLLM serves as a LoRA;
+with `merge`, `out_dir/merged` also holds the full merged model and its tokenizer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from evolve.config import PolicyConfig
+from evolve.errors import ConfigError, ModelSpecError, TrainingError
+from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
+from evolve.train.models import (base_identity, load_tokenizer, lora_config, quiet_loading, resolve_base,
+                                 save_atomic, torch_threads, wrap_lora)
+from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat_template
+
+__all__ = ["TrainResult", "train_policy", "POLICY_KEYS"]
+
+POLICY_KEYS = ("system", "user", "prefix", "completion")
+
+
+@dataclass
+class TrainResult:
+    adapter_dir: str | None  # None while the run is unfinished (stopped by `stop_after`)
+    steps: int
+    losses: list[float]
+    seconds: float
+    examples: int
+    tokens: int  # tokens in the training examples, prompt included (each counted once per epoch)
+    resumed_from: int | None
+    merged_dir: str | None = None
+    skipped: int = 0  # rows with no completion token left after truncation to max_length
+    finished: bool = True
+
+
+def _check_adapter(path: str | os.PathLike[str]) -> Path:
+    adapter = Path(path)
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelSpecError(f"'{adapter}' holds no adapter_config.json, so it is not a PEFT LoRA adapter",
+                             where=str(adapter), fix="pass the adapter folder of an earlier round (<out_dir>/adapter)")
+    return adapter.resolve()
+
+
+def _encode(tokenizer: Any, rows: Sequence[dict], max_length: int) -> tuple[list[PolicyExample], int]:
+    examples, skipped = [], 0
+    for index, row in enumerate(rows):
+        missing = [key for key in POLICY_KEYS if not isinstance(row.get(key), str)]
+        if missing:
+            raise TrainingError(f"policy row {index} lacks text field(s) {', '.join(missing)}", where="policy rows",
+                                fix="pass the rows written by the harvest step")
+        example = encode_policy_row(tokenizer, row, max_length)
+        if example is None:
+            skipped += 1
+        else:
+            examples.append(example)
+    return examples, skipped
+
+
+def _collate(pad_id: int):
+    import torch
+
+    def collate(batch: list[PolicyExample]) -> dict:
+        width = max(len(e.input_ids) for e in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, example in enumerate(batch):
+            n = len(example.input_ids)
+            ids[row, :n] = torch.tensor(example.input_ids)
+            labels[row, :n] = torch.tensor(example.labels)
+            mask[row, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+    return collate
+
+
+def _causal_loss(model: Any, batch: dict) -> Any:
+    import torch
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    # Position t predicts token t+1; prompt and padding targets are -100 and drop out of the mean.
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), batch["labels"][:, 1:].reshape(-1), ignore_index=-100
+    )
+
+
+def train_policy(
+    rows: Sequence[dict],
+    *,
+    base_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    config: PolicyConfig,
+    init_adapter: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Fine-tune a LoRA adapter on `rows` into `out_dir`, resuming an unfinished run there and
+    returning a finished one's saved result at once.
+
+    `init_adapter` continues training that adapter (its own LoRA settings apply; `config.lora` is
+    then unused); None starts a fresh adapter on the base model. `stop_after` stops after that
+    many optimiser steps (checkpointed), for time-boxed runs.
+    """
+    rows = list(rows)
+    if not rows:
+        raise TrainingError("no policy rows to train on", where="policy",
+                            fix="the harvest found no correct trajectories: search more questions or check the domain")
+    if init_adapter is not None and config.from_base:
+        raise ConfigError("an adapter to continue from was passed, but policy.from_base is true",
+                          where="policy.from_base", fix="set policy.from_base=false to continue a round's adapter")
+    base = resolve_base(base_dir)
+    tokenizer = load_tokenizer(base)
+    require_chat_template(tokenizer, where=str(base))
+    lora = lora_config(config.lora, task_type="CAUSAL_LM", where="policy.lora")
+    adapter_in = _check_adapter(init_adapter) if init_adapter is not None else None
+    out = Path(out_dir)
+    fingerprint = run_fingerprint(config, rows, base=base_identity(base), init_adapter=str(adapter_in))
+    done = read_done(out, fingerprint)
+    if done is not None:
+        return TrainResult(**done["result"])
+    examples, skipped = _encode(tokenizer, rows, config.max_length)
+    if not examples:
+        raise TrainingError(f"all {len(rows)} policy rows are longer than max_length={config.max_length} before "
+                            "their completion starts", where="policy.max_length", fix="raise policy.max_length")
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    with quiet_loading():
+        model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+        if adapter_in is not None:
+            model = PeftModel.from_pretrained(model, str(adapter_in), is_trainable=True)
+        else:
+            model = wrap_lora(model, lora, where="policy.lora")
+    with torch_threads(threads, model), quiet_loading():
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        outcome = run_loop(model, examples, _collate(int(pad or 0)), _causal_loss, config=config, out_dir=out,
+                           fingerprint=fingerprint, progress=progress, label="policy", stop_after=stop_after)
+        result = TrainResult(None, outcome.steps, outcome.losses, outcome.seconds, len(examples),
+                             sum(len(e.input_ids) for e in examples), outcome.resumed_from, skipped=skipped,
+                             finished=outcome.finished)
+        if not outcome.finished:
+            return result
+        result.adapter_dir = str(save_atomic(out, "adapter", model.save_pretrained))
+        if config.merge:
+            merged = model.merge_and_unload()
+
+            def write_merged(folder: Path) -> None:
+                merged.save_pretrained(folder)
+                tokenizer.save_pretrained(folder)
+
+            result.merged_dir = str(save_atomic(out, "merged", write_merged))
+    write_done(out, fingerprint, {"result": asdict(result)})
+    return result
