@@ -1,0 +1,173 @@
+"""`evolve agents ...`: run, resume, steer and inspect co-scientist runs (registered via the
+`evolve.commands` entry point)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Co-scientist agent loop: generate, review, rank, evolve and report.", no_args_is_help=True)
+
+DEFAULT_MODEL = "embedded:smollm2-135m-instruct"
+RUNS_DIR = typer.Option(None, "--runs-dir", help="folder of runs (default $EVOLVE_HOME/agents/runs)")
+
+
+def load_model(spec: str | None, policy: str | None, threads: int | None):
+    from evolve.backends import load_generator
+
+    return load_generator(spec or DEFAULT_MODEL, threads=threads, lora=policy)
+
+
+def load_scorer(prm: str | None, threads: int | None):
+    if not prm:
+        return None
+    from evolve.prm.scorer import load_prm
+
+    return load_prm(prm, threads=threads)
+
+
+def progress_printer(console: Console):
+    """One line per node update: what the supervisor chose and what each worker produced."""
+
+    def on_update(node: str, patch: dict) -> None:
+        if node == "supervisor":
+            act = (patch.get("actions") or [{}])[-1]
+            console.print(f"[bold]step {act.get('step')}[/] {act.get('action')} ({act.get('tasks', 0)} tasks): "
+                          f"{act.get('reason', '')}")
+        elif node in ("generate", "evolve"):
+            for h in (patch.get("hypotheses") or {}).values():
+                console.print(f"  + {h['id']} ({h['origin']}) answer={h.get('answer')}")
+            for f in patch.get("failures") or []:
+                console.print(f"  ! {f['task']}: {f['reason']}", style="yellow")
+        elif node == "match":
+            for m in patch.get("matches") or []:
+                console.print(f"  {m['a']} vs {m['b']}: {m['outcome']}")
+        elif node == "elo":
+            best = sorted((patch.get("hypotheses") or {}).items(), key=lambda kv: -kv[1]["elo"])[:3]
+            console.print("  Elo: " + ", ".join(f"{h} {r['elo']:.0f}" for h, r in best))
+        elif node == "proximity":
+            dup = [h for h, r in (patch.get("hypotheses") or {}).items() if r.get("status") == "duplicate"]
+            if dup:
+                console.print(f"  duplicates dropped: {', '.join(dup)}")
+        elif node == "final_report":
+            console.print("[bold]final report written[/]")
+
+    return on_update
+
+
+def _execute(folder: Path, meta: dict, threads: Optional[int], quiet: bool) -> None:
+    from agents.report import status_line
+    from agents.run import execute
+
+    console = Console(stderr=True)
+    generator = load_model(meta.get("model"), meta.get("policy"), threads)
+    scorer = load_scorer(meta.get("prm"), threads)
+    state = execute(folder, generator, scorer=scorer, on_update=None if quiet else progress_printer(console))
+    Console().print(status_line(state, meta["config"]["budget"]))
+    Console().print(state.get("overview", ""))
+
+
+@app.command("run")
+def run(
+    goal: str = typer.Argument(..., help="a research goal, or a question with lettered option lines"),
+    domain: str = typer.Option("medqa", help="domain name (evolve domains list)"),
+    budget: int = typer.Option(12, help="supervisor steps before the final report"),
+    model: Optional[str] = typer.Option(None, help=f"model spec (default {DEFAULT_MODEL})"),
+    policy: Optional[str] = typer.Option(None, "--policy", help="a LoRA policy folder from self-evolution"),
+    prm: Optional[str] = typer.Option(None, "--prm", help="a trained PRM folder: P-VS generation and step reviews"),
+    idea: list[str] = typer.Option([], "--idea", help="a seed idea for the first hypotheses (repeatable)"),
+    deep_verify: bool = typer.Option(False, help="split hypotheses into assumptions and check each"),
+    run_id: Optional[str] = typer.Option(None, "--id", help="name of the run folder"),
+    runs_dir: Optional[Path] = RUNS_DIR,
+    threads: Optional[int] = typer.Option(None, help="torch threads (hf backends)"),
+    quiet: bool = typer.Option(False, help="no live progress"),
+) -> None:
+    """Start a run; Ctrl-C stops it, `evolve agents resume RUN` continues it."""
+    from domains import load_domain
+
+    from agents.config import AgentsConfig
+    from agents.run import create_run, load_meta
+
+    load_domain(domain)  # an unknown domain fails here, before a folder is made
+    cfg = AgentsConfig(budget=budget, deep_verify=deep_verify)
+    folder = create_run(goal, domain, root=runs_dir, model=model or DEFAULT_MODEL, policy=policy, prm=prm,
+                        config=cfg, seed_ideas=list(idea), run_id=run_id)
+    Console(stderr=True).print(f"run {folder.name} in {folder}")
+    _execute(folder, load_meta(folder), threads, quiet)
+
+
+@app.command("resume")
+def resume(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Optional[Path] = RUNS_DIR,
+           threads: Optional[int] = typer.Option(None, help="torch threads"),
+           quiet: bool = typer.Option(False, help="no live progress")) -> None:
+    """Continue a run from its last checkpoint."""
+    from agents.run import load_meta, resolve_run
+
+    folder = resolve_run(run, runs_dir)
+    _execute(folder, load_meta(folder), threads, quiet)
+
+
+@app.command("feedback")
+def feedback(
+    run: str = typer.Argument(..., help="run id or folder"),
+    text: str = typer.Argument("", help="a note for the agents (appended to their prompts)"),
+    pin: Optional[str] = typer.Option(None, "--pin", help="keep this hypothesis at the top"),
+    reject: Optional[str] = typer.Option(None, "--reject", help="take this hypothesis out of play"),
+    add_hypothesis: Optional[str] = typer.Option(None, "--add-hypothesis", help="add your own hypothesis"),
+    runs_dir: Optional[Path] = RUNS_DIR,
+) -> None:
+    """Steer a run, also while it is running: the supervisor reads this at its next step."""
+    from agents import inbox
+    from agents.errors import AgentsError
+    from agents.run import resolve_run
+
+    folder = resolve_run(run, runs_dir)
+    path = folder / inbox.INBOX_FILE
+    posted = []
+    if text:
+        posted.append(inbox.post(path, "note", text))
+    if pin:
+        posted.append(inbox.post(path, "pin", text, pin))
+    if reject:
+        posted.append(inbox.post(path, "reject", text, reject))
+    if add_hypothesis:
+        posted.append(inbox.post(path, "add", add_hypothesis))
+    if not posted:
+        raise AgentsError("nothing to send", where="feedback", fix='pass a note, --pin ID, --reject ID or --add-hypothesis "..."')
+    Console().print(f"queued {len(posted)} feedback entr{'y' if len(posted) == 1 else 'ies'} for {folder.name}")
+
+
+@app.command("status")
+def status(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Optional[Path] = RUNS_DIR) -> None:
+    """One line: step, last action, hypotheses, matches."""
+    from agents.report import status_line
+    from agents.run import load_meta, read_state, resolve_run
+
+    folder = resolve_run(run, runs_dir)
+    Console().print(status_line(read_state(folder), load_meta(folder)["config"]["budget"]))
+
+
+@app.command("show")
+def show(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Optional[Path] = RUNS_DIR) -> None:
+    """Leaderboard, lineage, reviews and matches."""
+    from agents.report import markdown
+    from agents.run import load_meta, read_state, resolve_run
+
+    folder = resolve_run(run, runs_dir)
+    print(markdown(read_state(folder), load_meta(folder)), end="")
+
+
+@app.command("export")
+def export(run: str = typer.Argument(..., help="run id or folder"),
+           out: Optional[Path] = typer.Option(None, "--out", help="folder to write (default RUN/export)"),
+           runs_dir: Optional[Path] = RUNS_DIR) -> None:
+    """A markdown report, a proximity-graph PNG and an Elo-over-time PNG."""
+    from agents.report import export as write
+    from agents.run import load_meta, read_state, resolve_run
+
+    folder = resolve_run(run, runs_dir)
+    for path in write(read_state(folder), load_meta(folder), out or folder / "export"):
+        Console().print(str(path))

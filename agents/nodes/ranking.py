@@ -1,0 +1,75 @@
+"""Ranking: one match per `Send`, judged in both orders; the Elo node applies results in sequence."""
+
+from __future__ import annotations
+
+from agents import prompts
+from agents.elo import combine_orders, update
+from agents.parsing import parse_choice, strip_think
+from agents.runtime import Runtime, goal_text
+from agents.state import active
+
+JUDGE_PREFIX = '{"better": '  # the reply starts here, so even a small model only has to pick a digit
+CHOICE_REPAIR = 'Reply again with only {"better": 1} or {"better": 2}.'
+
+
+def debate(rt: Runtime, goal: str, first: str, second: str, key: str) -> tuple[list[str], int]:
+    """A multi-turn debate between an advocate of each hypothesis, before the verdict."""
+    transcript: list[str] = []
+    tokens = 0
+    for turn in range(rt.config.debate_turns):
+        side = 1 + turn % 2
+        reply = rt.model.sample(prompts.debate_turn(goal, first, second, transcript, side), key=f"{key}/turn{turn}",
+                                max_tokens=rt.config.debate_tokens)[0]
+        tokens += reply.num_tokens
+        transcript.append(f"Expert {side}: {strip_think(reply.text)}")
+    return transcript, tokens
+
+
+def make_match(rt: Runtime):
+    def match(payload: dict) -> dict:
+        task = payload["task"]
+        a, b, mid = task["a"], task["b"], task["id"]
+        goal = goal_text(rt, payload)
+        critique = payload.get("critique")
+        tokens = 0
+        items = []
+        for order, (x, y) in (("ab", (a, b)), ("ba", (b, a))):
+            transcript: list[str] = []
+            if task.get("debate"):
+                transcript, used = debate(rt, goal, x["text"], y["text"], f"{mid}/{order}")
+                tokens += used
+            items.append((prompts.judge(goal, x["text"], y["text"], critique, transcript), f"{mid}/{order}"))
+        first, second = rt.model.ask_many(items, parse_choice, max_tokens=rt.config.judge_tokens, repair=CHOICE_REPAIR,
+                                       prefix=JUDGE_PREFIX)
+        tokens += first.tokens + second.tokens
+        record = {"id": mid, "a": a["id"], "b": b["id"], "step": task["step"], "debate": bool(task.get("debate")),
+                  "first": first.value, "second": second.value, "outcome": combine_orders(first.value, second.value),
+                  "rationale": (first.text[:300], second.text[:300])}
+        return {"matches": [record], "tokens": tokens}
+
+    return match
+
+
+def make_elo():
+    def elo(state: dict) -> dict:
+        """Applies the matches not yet counted, in id order, then snapshots the ratings."""
+        hyps = {hid: dict(h) for hid, h in (state.get("hypotheses") or {}).items()}
+        matches = state.get("matches") or []
+        cursor = state.get("elo_cursor", 0)
+        fresh = sorted(matches[cursor:], key=lambda m: m["id"])
+        touched = set()
+        for m in fresh:
+            ha, hb = hyps[m["a"]], hyps[m["b"]]
+            ha["elo"], hb["elo"] = update(ha["elo"], hb["elo"], m["outcome"], ha["matches"], hb["matches"])
+            for h, won, lost in ((ha, "a", "b"), (hb, "b", "a")):
+                h["matches"] += 1
+                key = "draws" if m["outcome"] == "draw" else ("wins" if m["outcome"] == won else "losses")
+                h[key] += 1
+            touched.update((m["a"], m["b"]))
+        step = state.get("step", 0)
+        ratings = {h["id"]: round(hyps[h["id"]]["elo"], 4) for h in active({"hypotheses": hyps})}
+        patch = {hid: {k: hyps[hid][k] for k in ("elo", "matches", "wins", "losses", "draws")} for hid in touched}
+        return {"hypotheses": patch, "elo_cursor": len(matches),
+                "elo_history": [{"id": f"elo-{step:04d}", "step": step, "ratings": ratings}]}
+
+    return elo

@@ -1,0 +1,85 @@
+"""A run killed with SIGKILL mid-way resumes from its SQLite checkpoint and ends exactly where an
+uninterrupted run ends: no hypothesis, review or match is duplicated or lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.config import AgentsConfig
+from agents.fakes import agents_generator
+from agents.run import CHECKPOINTS, create_run, execute, read_state
+from agents.runtime import question_dict
+from domains import load_domain
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD = "import sys; from pathlib import Path; from agents.run import execute; from agents.fakes import agents_generator; " \
+        "execute(Path(sys.argv[1]), agents_generator(delay=0.2), batch_window=0.0)"
+CONFIG = AgentsConfig(budget=9, initial_hypotheses=3, matches_per_step=2, meta_review_every=3)
+
+
+def make_run(root: Path, run_id: str) -> Path:
+    q = load_domain("science").load_split("dev", 1)[0]
+    return create_run("Which is the largest planet?", "science", root=root, config=CONFIG, question=question_dict(q),
+                      run_id=run_id, model="scripted")
+
+
+def summary(state: dict) -> dict:
+    return {
+        "hypotheses": sorted((h["id"], h["answer"], h["status"], round(h["elo"], 6), h["matches"])
+                             for h in state["hypotheses"].values()),
+        "reviews": sorted(r["id"] for r in state["reviews"]),
+        "matches": sorted((m["id"], m["a"], m["b"], m["outcome"]) for m in state["matches"]),
+        "actions": [a["action"] for a in state["actions"]],
+        "tokens": state["tokens"],
+    }
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
+    reference = summary(execute(make_run(tmp_path, "reference"), agents_generator(), batch_window=0.0))
+
+    folder = make_run(tmp_path, "killed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline:
+            if (folder / CHECKPOINTS).exists() and read_state(folder).get("step", 0) >= 4:
+                break
+            if child.poll() is not None:
+                pytest.fail(f"the run ended before it could be killed: {child.stdout.read().decode()[-2000:]}")
+            time.sleep(0.05)
+        else:
+            pytest.fail("the run made no progress within 60 s")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+
+    interrupted = read_state(folder)
+    assert 4 <= interrupted["step"] < CONFIG.budget and not interrupted.get("overview")
+
+    resumed = execute(folder, agents_generator(), batch_window=0.0)
+    assert resumed["overview"]
+    got = summary(resumed)
+    assert got == reference
+    assert len(got["matches"]) == len({m[0] for m in got["matches"]}) >= 4
+    assert len(got["hypotheses"]) >= 3
+
+
+def test_a_finished_run_is_not_run_again(tmp_path):
+    folder = make_run(tmp_path, "done")
+    first = execute(folder, agents_generator(), batch_window=0.0)
+    generator = agents_generator()
+    second = execute(folder, generator, batch_window=0.0)
+    assert generator.stats.calls == 0 and summary(second) == summary(first)
