@@ -80,6 +80,7 @@ def run(
     prm: Optional[str] = typer.Option(None, "--prm", help="a trained PRM folder: P-VS generation and step reviews"),
     idea: list[str] = typer.Option([], "--idea", help="a seed idea for the first hypotheses (repeatable)"),
     deep_verify: bool = typer.Option(False, help="split hypotheses into assumptions and check each"),
+    judge: str = typer.Option("llm", help="who judges matches: llm (both orders) or prm (needs --prm)"),
     run_id: Optional[str] = typer.Option(None, "--id", help="name of the run folder"),
     runs_dir: Optional[Path] = RUNS_DIR,
     threads: Optional[int] = typer.Option(None, help="torch threads (hf backends)"),
@@ -92,7 +93,12 @@ def run(
     from agents.run import create_run, load_meta
 
     load_domain(domain)  # an unknown domain fails here, before a folder is made
-    cfg = AgentsConfig(budget=budget, deep_verify=deep_verify)
+    if judge not in ("llm", "prm") or (judge == "prm" and not prm):
+        from agents.errors import AgentsError
+
+        raise AgentsError(f"--judge {judge} is not available", where="--judge",
+                          fix="use --judge llm, or --judge prm together with --prm DIR")
+    cfg = AgentsConfig(budget=budget, deep_verify=deep_verify, judge=judge)
     folder = create_run(goal, domain, root=runs_dir, model=model or DEFAULT_MODEL, policy=policy, prm=prm,
                         config=cfg, seed_ideas=list(idea), run_id=run_id)
     Console(stderr=True).print(f"run {folder.name} in {folder}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,6 +22,9 @@ class AgentsConfig(BaseModel):
     meta_review_every: int = Field(4, ge=1, description="supervisor steps between meta-reviews")
     debate_turns: int = Field(2, ge=0, description="argument turns before a debate's verdict (0: no debates)")
     deep_verify: bool = Field(False, description="split each hypothesis into assumptions and check each")
+    judge: Literal["llm", "prm"] = Field(
+        "llm", description="who judges a match: the model in both orders, or (with a PRM) the weakest-step PRM score")
+    prm_margin: float = Field(0.02, ge=0, description="with judge=prm, a smaller gap in weakest-step score is a draw")
     samples: int = Field(4, ge=1, description="samples per hypothesis for P-VS when a PRM is given")
     hypothesis_tokens: int = Field(256, ge=8, description="max new tokens of a hypothesis")
     review_tokens: int = Field(96, ge=4, description="max new tokens of a review")

@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
     parser.add_argument("--budget", type=int, default=6, help="supervisor steps per question")
     parser.add_argument("--prm", default=None, help="a trained PRM folder (adds P-VS and PRM reviews)")
+    parser.add_argument("--judge", choices=["llm", "prm"], default="llm", help="match judge (prm needs --prm)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--hypotheses", type=int, default=4, help="initial hypotheses per question")
     parser.add_argument("--sc-n", type=int, default=8, help="samples of the SC / P-VS baselines")
@@ -95,7 +96,8 @@ def main() -> None:
 
         scorer = load_prm(args.prm, threads=args.threads)
     cfg = AgentsConfig(budget=args.budget, initial_hypotheses=args.hypotheses, plan_tokens=0, overview_tokens=0,
-                       debate_turns=0, hypothesis_tokens=args.max_tokens, review_tokens=48, judge_tokens=12)
+                       debate_turns=0, hypothesis_tokens=args.max_tokens, review_tokens=48, judge_tokens=12,
+                       judge=args.judge if args.prm else "llm")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="agents_eval_"))
     workdir.mkdir(parents=True, exist_ok=True)
 

@@ -225,3 +225,25 @@ def test_final_report_lists_pinned_then_best_elo(domain):
     out = graph.nodes["final_report"].invoke({"goal": "g", "hypotheses": hyps})
     lines = [line for line in out["overview"].splitlines() if line.startswith("- ")]
     assert [line.split()[1] for line in lines] == ["b", "a", "c"]
+
+
+class ConstantScorer:
+    def score(self, question, trajectories):
+        return [[0.5] * len(t) for t in trajectories]
+
+
+def test_prm_judge_picks_the_stronger_weakest_step_without_model_calls(domain):
+    graph, generator = graph_with(domain, lambda r, i: "1}", config=AgentsConfig(judge="prm"), scorer=ConstantScorer())
+    payload = match_payload()
+    payload["task"]["a"]["prm_scores"] = [0.9, 0.4]
+    payload["task"]["b"]["prm_scores"] = [0.6, 0.7]
+    record = graph.nodes["match"].invoke(payload)["matches"][0]
+    assert (record["outcome"], record["judge"]) == ("b", "prm") and generator.stats.requests == 0
+    payload["task"]["b"]["prm_scores"] = [0.41]
+    assert graph.nodes["match"].invoke(payload)["matches"][0]["outcome"] == "draw"  # gap 0.01 < margin 0.02
+
+
+def test_prm_judge_falls_back_to_the_model_without_step_scores(domain):
+    graph, generator = graph_with(domain, lambda r, i: "1}", config=AgentsConfig(judge="prm"), scorer=ConstantScorer())
+    record = graph.nodes["match"].invoke(match_payload())["matches"][0]
+    assert record["outcome"] == "draw" and generator.stats.requests == 2  # both orders asked, position bias cancelled

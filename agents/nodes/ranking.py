@@ -25,10 +25,28 @@ def debate(rt: Runtime, goal: str, first: str, second: str, key: str) -> tuple[l
     return transcript, tokens
 
 
+def prm_outcome(a: dict, b: dict, margin: float) -> str | None:
+    """The PRM as judge: the hypothesis whose weakest step scores higher wins; a gap under `margin`
+    is a draw. No text is shown to anyone, so there is no position to be biased toward. None when
+    either side has no step scores (open goals), so the model judges instead."""
+    if not a.get("prm_scores") or not b.get("prm_scores"):
+        return None
+    gap = min(a["prm_scores"]) - min(b["prm_scores"])
+    return "draw" if abs(gap) < margin else ("a" if gap > 0 else "b")
+
+
 def make_match(rt: Runtime):
     def match(payload: dict) -> dict:
         task = payload["task"]
         a, b, mid = task["a"], task["b"], task["id"]
+        if rt.config.judge == "prm" and rt.scorer is not None:
+            outcome = prm_outcome(a, b, rt.config.prm_margin)
+            if outcome is not None:
+                record = {"id": mid, "a": a["id"], "b": b["id"], "step": task["step"], "debate": False,
+                          "first": None, "second": None, "outcome": outcome, "judge": "prm",
+                          "rationale": (f"weakest PRM step {min(a['prm_scores']):.3f}",
+                                        f"weakest PRM step {min(b['prm_scores']):.3f}")}
+                return {"matches": [record], "tokens": 0}
         goal = goal_text(rt, payload)
         critique = payload.get("critique")
         tokens = 0
