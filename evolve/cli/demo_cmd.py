@@ -34,7 +34,7 @@ def demo(
     cfg = load_config(preset, overrides)
     console = Console()
     console.print(f"[bold]demo[/]: one self-evolution round on {cfg.search.limit} medqa seeds with {model} "
-                  f"(preset {preset.name}), evaluated on {cfg.eval.limit} dev questions")
+                  f"(preset {preset.name}), evaluated on {cfg.eval.limit} dev questions", soft_wrap=True)
     run_rounds(cfg, out, console=Console(stderr=True))
     records = list(read_records(out / "round-1" / "trees.jsonl"))
     best = max(records, key=lambda r: (r["stats"]["correct_leaves"], r["stats"]["nodes"]))

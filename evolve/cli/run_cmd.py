@@ -32,5 +32,5 @@ def run(
 def print_report(out: Path, console: Console) -> None:
     from evolve.rounds.report import load_manifests, markdown_table
 
-    console.print(markdown_table(load_manifests(out)), markup=False, highlight=False)
+    console.print(markdown_table(load_manifests(out)), markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {out / 'report.md'}  plot: {out / 'report.png'}")

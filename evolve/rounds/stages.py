@@ -92,9 +92,9 @@ def harvest_stage(ctx: RoundContext, index: int) -> dict:
 
 
 def _rows(path: Path) -> list[dict]:
-    from datasets import Dataset
+    from evolve.train.harvest import read_parquet
 
-    return Dataset.from_parquet(str(path)).to_list()
+    return read_parquet(path)
 
 
 def _loss_summary(losses: list[float]) -> dict:

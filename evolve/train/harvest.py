@@ -119,13 +119,20 @@ def summarise(records: Sequence[dict], policy: Sequence[dict], prm: Sequence[dic
 
 
 def write_parquet(rows: list[dict], path: Path) -> None:
-    """Through `datasets`, so `Dataset.from_parquet(path)` (or pandas) reads it back as-is; written
-    to a temporary name first so a crash never leaves half a file behind."""
-    from datasets import Dataset
+    """Plain Arrow Parquet, which `datasets.Dataset.from_parquet(path)` and pandas read back as-is;
+    written to a temporary name first so a crash never leaves half a file behind."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     tmp = path.with_suffix(".tmp")
-    Dataset.from_list(rows).to_parquet(str(tmp))
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
     tmp.replace(path)
+
+
+def read_parquet(path: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
 
 
 def harvest(records: Sequence[dict], domain: Domain, *, top_k: int, labeling: Labeling,
