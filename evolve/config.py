@@ -147,7 +147,9 @@ class RunConfig(_Section):
     """Self-evolution rounds: search -> harvest -> policy -> PRM -> eval -> report."""
 
     rounds: int = Field(2, ge=1, description="rounds to run")
-    baseline: bool = Field(True, description="also evaluate the base model (round 0) with the modes that need no PRM")
+    baseline: bool = Field(True, description="also evaluate the base model (round 0), the reference for every round")
+    baseline_modes: list[Literal["cot", "sc"]] = Field(
+        ["cot", "sc"], min_length=1, description="modes of the round-0 evaluation (the base model has no PRM)")
 
 
 class Config(_Section):

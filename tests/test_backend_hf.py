@@ -44,6 +44,18 @@ def test_small_batch_limit_streams_rows_in_and_gives_the_same_text(tiny_model_di
     assert narrow.stats.extra["peak_rows"] == 2
 
 
+def test_a_prompt_whose_samples_are_admitted_in_parts_gets_all_of_them(tiny_model_dir):
+    # 3 prompts x 4 samples through 5 rows: prompts are split across admissions (the bug that lost
+    # the first part's completions).
+    requests = [GenerationRequest(p, n=4, max_new_tokens=5 + 2 * i, temperature=1.0, seed=i) for i, p in enumerate(PROMPTS[:3])]
+    wide = HFGenerator(tiny_model_dir, threads=1).generate(requests)
+    narrow = HFGenerator(tiny_model_dir, threads=1, max_batch_size=5)
+    got = narrow.generate(requests)
+    assert [len(c) for c in got] == [4, 4, 4]
+    assert got == wide
+    assert narrow.stats.extra["peak_rows"] == 5
+
+
 def test_greedy_n_returns_identical_copies_from_one_row(tiny):
     [completions] = tiny.generate([greedy(PROMPTS[0], n=3)])
     assert len(completions) == 3 and completions[0] == completions[1] == completions[2]

@@ -127,6 +127,9 @@ class HFGenerator:
             prefill_tokens=self.prefill_tokens,
             min_shared_prefix=self.min_shared_prefix if self.share_prefill else 0,
         )
+        # Taken before decoding: a prompt whose rows are admitted in parts leaves its group with only
+        # the rows not yet admitted.
+        rows = [row for group in work for row in group.rows]
         previous_threads = torch.get_num_threads()
         if self._decode_threads is not None:
             torch.set_num_threads(self._decode_threads)
@@ -135,11 +138,10 @@ class HFGenerator:
                 decoder.run(work)
         finally:
             torch.set_num_threads(previous_threads)
-        for group in work:
-            for row in group.rows:
-                assert row.finish_reason is not None, "the decode loop left a row unfinished"
-                for index in row.sample_indices:
-                    results[row.request_index][index] = Completion(row.text, row.num_tokens, row.finish_reason)
+        for row in rows:
+            assert row.finish_reason is not None, "the decode loop left a row unfinished"
+            for index in row.sample_indices:
+                results[row.request_index][index] = Completion(row.text, row.num_tokens, row.finish_reason)
         final = [[c for c in per_request if c is not None] for per_request in results]
         assert all(len(f) == r.n for f, r in zip(final, requests)), "a request is missing completions"
         self._count(requests, final, prompt_tokens, decoder.counters, time.perf_counter() - started)

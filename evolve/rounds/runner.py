@@ -111,7 +111,7 @@ def _baseline(ctx: RoundContext, digest: str) -> Manifest:
     """Round 0: the base model with the modes that need no PRM, the reference every round is compared to."""
     manifest = Manifest.open(ctx.round_dir(0), 0, digest)
     manifest.data["models"].setdefault("policy", None)
-    modes = eval_modes(ctx.config, with_prm=False)
+    modes = list(ctx.config.run.baseline_modes)
     _stage(ctx, manifest, "eval", digest, lambda: eval_stage(ctx, 0, policy=None, prm=None, modes=modes))
     _stage(ctx, manifest, "report", digest, lambda: _report(ctx))
     return manifest
