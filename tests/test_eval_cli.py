@@ -4,17 +4,10 @@ import json
 
 import pytest
 
-from evolve.cli import main
 from evolve.cli.solve_cmd import parse_options
+from tests.cli_helpers import run_cli
 
 TINY = ["--set", "eval.max_tokens=12", "--set", "eval.step_tokens=6"]
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
 
 
 def test_eval_writes_json_markdown_plot_and_records(tmp_path, tiny_model_dir, capsys):

@@ -5,19 +5,12 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from evolve.cli import main
 from evolve.search.records import read_records
+from tests.cli_helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_BUDGET = ["--set", "search.max_nodes=5", "--set", "search.step_tokens=8", "--set", "search.rollout_tokens=12",
                "--set", "search.finish_tokens=16", "--set", "search.trees_in_flight=2"]
-
-
-def run_cli(args, capsys):
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
 
 
 def test_search_then_tree_show(tmp_path, tiny_model_dir, capsys):
