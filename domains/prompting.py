@@ -7,7 +7,8 @@ from domains.question import Question
 from domains.spec import PromptSpec
 
 DEFAULT_INSTRUCTIONS: dict[str, str] = {
-    "mcq": f'Think step by step, then finish with "{ANSWER_PHRASE} X" where X is the letter of the correct option.',
+    # No bare placeholder such as "X": a small model copies it literally ("The answer is X.").
+    "mcq": f'Think step by step, then end with the sentence "{ANSWER_PHRASE} <letter>." using the letter of the correct option.',
     "yesno": f'Think step by step, then finish with "{ANSWER_PHRASE} yes", "{ANSWER_PHRASE} no" or "{ANSWER_PHRASE} maybe".',
     "numeric": f'Think step by step, then finish with "{ANSWER_PHRASE} N" where N is the final number only.',
     "text": f'Think step by step, then finish with "{ANSWER_PHRASE} ..." followed by a short answer.',

@@ -154,7 +154,7 @@ def test_mcq_formatting_with_context_and_option_text_extraction(evolve_home: Pat
     q = Question(id="x", question="Which?", answer="B", options={"A": "Red", "B": "Blue"}, context="Sky facts.")
     assert domain.format_question(q) == (
         "Context:\nSky facts.\n\nQuestion: Which?\n\nOptions:\nA. Red\nB. Blue\n\n"
-        'Think step by step, then finish with "The answer is X" where X is the letter of the correct option.'
+        'Think step by step, then end with the sentence "The answer is <letter>." using the letter of the correct option.'
     )
     assert domain.extract_answer("The answer is blue.", q) == "B"
     assert domain.extract_answer("The answer is blue.") is None

@@ -88,3 +88,10 @@ def test_no_correct_trajectory_is_a_clear_error(tmp_path):
         harvest([hand_record(tree)], load_domain("medqa"), top_k=2, labeling="soft", out_dir=tmp_path)
     assert "lower the difficulty or raise the budget" in info.value.one_line()
     assert not (tmp_path / "policy.parquet").exists()
+
+
+def test_trees_from_another_domain_are_refused(tmp_path):
+    with pytest.raises(HarvestError, match="belong to domain 'medqa', not 'science'") as info:
+        harvest([hand_record()], load_domain("science"), top_k=2, labeling="soft", out_dir=tmp_path)
+    assert "set data.domain to medqa" in info.value.one_line()
+    assert not (tmp_path / "policy.parquet").exists()

@@ -20,7 +20,7 @@ from evolve.search.work import Proposal, Propose, Rollout, Work
 
 STEP_INSTRUCTIONS = (
     "Solve the problem step by step. Write each step as its own paragraph starting with 'Step k:'. "
-    f"In the last step, state the final answer as '{ANSWER_PHRASE} X.'"
+    f"In the last step, state the final answer, starting with '{ANSWER_PHRASE}'."
 )
 STEP_STOP = ("\nStep",)
 _STEP_BOUNDARY = re.compile(r"\n\s*(?:\*\*)?Step\s*\d+\s*:(?:\*\*)?\s*", re.IGNORECASE)

@@ -139,6 +139,12 @@ def harvest(records: Sequence[dict], domain: Domain, *, top_k: int, labeling: La
             out_dir: str | Path) -> tuple[list[dict], list[dict], HarvestSummary]:
     """Both training sets from searched trees, written to `out_dir/{policy,prm}.parquet`."""
     records = list(records)
+    foreign = sorted({str(r.get("domain")) for r in records if r.get("domain") != domain.name})
+    if foreign:
+        raise HarvestError(
+            f"the trees belong to domain {', '.join(repr(name) for name in foreign)}, not '{domain.name}'",
+            where="harvest", fix=f"set data.domain to {foreign[0]}, or search '{domain.name}' into a fresh run folder",
+        )
     policy = policy_rows(records, domain, top_k)
     if not policy:
         raise HarvestError(
