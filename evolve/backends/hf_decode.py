@@ -14,6 +14,7 @@ does not depend on what else is in the batch (up to float rounding of batched ma
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -165,6 +166,8 @@ class BatchDecoder:
     ):
         assert max_batch_size >= 1 and prefill_tokens >= 1
         self._model = model
+        # transformers 5.x renamed `past_key_values` to `cache` (the old name warns, then goes in 5.40).
+        self._cache_kwarg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._eos_ids = eos_ids
         self._pad_id = pad_id
         self._max_rows = max_batch_size
@@ -180,8 +183,8 @@ class BatchDecoder:
             input_ids=input_ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
             use_cache=True,
+            **{self._cache_kwarg: cache},
             logits_to_keep=1,  # only the last position's logits: the full [rows, len, vocab] is huge
         )
         return output.logits[:, -1, :].float()
