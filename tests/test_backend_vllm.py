@@ -274,3 +274,38 @@ def test_lora_adapter_loads_and_changes_greedy_output(model_dir, random_lora, ge
 def test_lora_folder_without_adapter_config_is_a_spec_error(model_dir, tmp_path):
     with pytest.raises(ModelSpecError, match="adapter_config.json"):
         _generator(model_dir, lora=str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def trained_policy(model_dir, tmp_path_factory) -> tuple[Path, str]:
+    """A policy adapter from our own trainer (all-linear LoRA, as `evolve run` writes it), taught to
+    answer one prompt with a word the base model never says there."""
+    from transformers import AutoTokenizer
+
+    from evolve.config import PolicyConfig
+    from evolve.train.policy import train_policy
+    from evolve.train.tokenise import render_prompt
+
+    row = {"question_id": "q", "system": "You answer questions.", "user": "Name a fruit.",
+           "prefix": "Step 0: Read the question.\n\nStep 1:", "completion": " Zucchini bananas zucchini.",
+           "min_value": 1.0, "answer": ""}
+    config = PolicyConfig(lora={"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear"},
+                          epochs=12, batch_size=2, learning_rate=3e-3, checkpoint_every=100)
+    result = train_policy([row, row], base_dir=model_dir, out_dir=tmp_path_factory.mktemp("policy"),
+                          config=config, progress=False)
+    prompt = render_prompt(AutoTokenizer.from_pretrained(str(model_dir)), row["system"], row["user"]) + row["prefix"]
+    return Path(result.adapter_dir), prompt
+
+
+@pytest.mark.vllm
+def test_policy_adapter_from_our_trainer_is_served_by_vllm(model_dir, trained_policy, generator):
+    adapter, prompt = trained_policy
+    request = GenerationRequest(prompt, max_new_tokens=8, temperature=0.0)
+    [[base]] = generator.generate([request])
+    served = _generator(model_dir, lora=str(adapter))
+    try:
+        [[adapted]] = served.generate([request])
+    finally:
+        served.close()
+    assert "Zucchini" not in base.text
+    assert adapted.text.startswith(" Zucchini bananas")
