@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="override a config key")
     parser.add_argument("--force", action="store_true", help="continue the run under a changed config (recorded)")
+    parser.add_argument("--redo-eval", action="store_true",
+                        help="evaluate again each round evaluated under another config (e.g. a new eval.limit)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
 
@@ -98,7 +100,8 @@ def main() -> None:
     test_file = ensure_domain("arc-easy-test", ARC / "test.jsonl") / "seeds.jsonl"
     overrides = [f"eval.split={test_file}", *args.overrides, *([f"run.rounds={args.rounds}"] if args.rounds else [])]
     config = load_config(args.config, overrides)
-    run_rounds(config, args.out, force=args.force, console=Console(stderr=True), show_progress=not args.quiet)
+    run_rounds(config, args.out, force=args.force, console=Console(stderr=True), show_progress=not args.quiet,
+               redo_eval=args.redo_eval)
     result = analyse(args.out, config.run.rounds)
     (args.out / "learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     text = markdown(result)

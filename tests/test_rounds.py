@@ -88,6 +88,22 @@ def test_one_round_end_to_end_then_resume_does_nothing(tmp_path, answering_model
     changed = [p for p in out.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
     assert sorted(p.name for p in changed) == ["config.yaml", "run.json"]  # nothing re-ran
 
+    # more evaluation questions for a finished run: only eval and report run again, in every round
+    redo = ("run", "--config", str(config), "--out", str(out), "--quiet", "--set", "eval.limit=4", "--force", "--redo-eval")
+    trees = (round_dir / "trees.jsonl").stat().st_mtime_ns
+    assert evolve(*redo).returncode == 0
+    redone = json.loads((round_dir / "manifest.json").read_text())
+    assert redone["data"]["eval_questions"] == 4 and redone["config"] != manifest["config"]
+    assert {k: v for k, v in redone["stages"].items() if k not in ("eval", "report")} == {
+        k: v for k, v in manifest["stages"].items() if k not in ("eval", "report")}  # search and training kept
+    assert redone["stages"]["eval"] == {"config": redone["config"]} and (round_dir / "trees.jsonl").stat().st_mtime_ns == trees
+    assert json.loads((out / "round-0" / "manifest.json").read_text())["data"]["eval_questions"] == 4
+    assert len((round_dir / "eval" / "questions.jsonl").read_text().splitlines()) == 4
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert evolve(*redo).returncode == 0  # the same command again: everything is evaluated under this config
+    assert sorted(p.name for p in out.rglob("*") if p.is_file() and before.get(p) != p.stat().st_mtime_ns) == [
+        "config.yaml", "run.json"]
+
 
 def test_changed_config_is_refused_without_force(tmp_path):
     first = load_config(None, ["search.max_nodes=7"])

@@ -17,6 +17,8 @@ def run(
     domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list)"),
     model: Optional[str] = typer.Option(None, help="base model spec"),
     force: bool = typer.Option(False, help="continue a run under a changed config (recorded in run.json)"),
+    redo_eval: bool = typer.Option(False, "--redo-eval", help="evaluate again each round evaluated under another "
+                                   "config (with --force after changing eval.*); search and training stay"),
     quiet: bool = typer.Option(False, help="no live progress bars"),
 ) -> None:
     """Search -> harvest -> policy SFT -> PRM -> eval -> report, for each round."""
@@ -25,7 +27,7 @@ def run(
 
     extra = [f"run.rounds={rounds}"] if rounds is not None else []
     cfg = apply_flags(config, list(set_) + extra, domain=domain, model=model)
-    run_rounds(cfg, out, force=force, console=Console(stderr=True), show_progress=not quiet)
+    run_rounds(cfg, out, force=force, console=Console(stderr=True), show_progress=not quiet, redo_eval=redo_eval)
     print_report(out, Console())
 
 

@@ -119,6 +119,10 @@ class Manifest:
     def done(self, stage: str) -> bool:
         return stage in self.data["stages"]
 
+    def ran_under(self, stage: str) -> str | None:
+        """The config digest a finished stage ran under (None when it has not run)."""
+        return (self.data["stages"].get(stage) or {}).get("config")
+
     def finish(self, stage: str, result: dict, *, digest: str, seconds: float) -> None:
         """Record a finished stage: `result` may carry `models`, `data`, `metrics` and `timings` entries."""
         for part in ("models", "data", "metrics", "timings"):

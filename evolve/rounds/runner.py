@@ -20,6 +20,9 @@ from evolve.rounds.stages import (GeneratorFactory, RoundContext, eval_modes, ev
                                   prm_stage, search_stage)
 
 ROUND_STAGES = ("search", "harvest", "policy", "prm", "eval", "report")
+# What `redo_eval` runs again: evaluation never changes what later rounds train on, so it alone can be
+# redone in place (more questions, other modes) without invalidating the rounds after it.
+REDO_EVAL = ("eval", "report")
 
 
 def default_factory(config: Config) -> GeneratorFactory:
@@ -72,15 +75,17 @@ def check_plan(config: Config) -> None:
 
 
 def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, factory: GeneratorFactory | None = None,
-               console: Console | None = None, show_progress: bool = True) -> list[Manifest]:
+               console: Console | None = None, show_progress: bool = True, redo_eval: bool = False) -> list[Manifest]:
+    """Run or resume every round. `redo_eval` (with `force` after an eval.* change) evaluates again each
+    round whose evaluation ran under another config; search and training stay as they are."""
     check_plan(config)
     run_dir = Path(run_dir)
     claim_run(run_dir, config, force=force)
     digest = run_digest(config)
     ctx = RoundContext(config=config, run_dir=run_dir, domain=load_domain(config.data.domain),
                        factory=KeepLast(factory or default_factory(config)), console=console or Console(stderr=True),
-                       show_progress=show_progress, force=force)
-    if not _all_done(run_dir, config):
+                       show_progress=show_progress, force=force, redo_eval=redo_eval)
+    if not _all_done(run_dir, config, digest if redo_eval else None):
         check_budget_for_backend(config, ctx.factory(None))
     manifests = []
     if config.run.baseline:
@@ -92,14 +97,18 @@ def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, fact
     return manifests
 
 
-def _all_done(run_dir: Path, config: Config) -> bool:
+def _all_done(run_dir: Path, config: Config, redo_digest: str | None = None) -> bool:
+    """Every round complete (and, with `redo_digest`, evaluated under that config)."""
     indices = ([0] if config.run.baseline else []) + list(range(1, config.run.rounds + 1))
     paths = [run_dir / f"round-{i}" / "manifest.json" for i in indices]
-    return all(p.exists() and Manifest(p, read_json(p)).complete for p in paths)
+    manifests = [Manifest(p, read_json(p)) for p in paths if p.exists()]
+    return len(manifests) == len(paths) and all(
+        m.complete and (redo_digest is None or m.ran_under("eval") == redo_digest) for m in manifests)
 
 
 def _stage(ctx: RoundContext, manifest: Manifest, stage: str, digest: str, work) -> None:
-    if manifest.done(stage):
+    stale = ctx.redo_eval and stage in REDO_EVAL and manifest.ran_under(stage) != digest
+    if manifest.done(stage) and not stale:
         return
     ctx.console.print(f"[bold cyan]round {manifest.data['round']}[/] {stage}")
     started = time.perf_counter()

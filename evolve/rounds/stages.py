@@ -28,6 +28,7 @@ class RoundContext:
     console: Console
     show_progress: bool = True
     force: bool = False
+    redo_eval: bool = False  # evaluate again every round whose eval ran under another config
     previous: dict = field(default_factory=dict)  # the models of the round before (empty for round 1)
 
     def round_dir(self, index: int) -> Path:
