@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=12)
     parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
     parser.add_argument("--budget", type=int, default=6, help="supervisor steps per question")
+    parser.add_argument("--policy", default=None, help="a LoRA policy adapter from `evolve run` (round-r/policy/adapter)")
     parser.add_argument("--prm", default=None, help="a trained PRM folder (adds P-VS and PRM reviews)")
     parser.add_argument("--judge", choices=["llm", "prm"], default="llm", help="match judge (prm needs --prm)")
     parser.add_argument("--threads", type=int, default=None)
@@ -89,7 +90,7 @@ def main() -> None:
 
     domain = load_domain(args.domain)
     questions = domain.load_split("dev", args.limit)
-    generator = load_generator(args.model, threads=args.threads)
+    generator = load_generator(args.model, threads=args.threads, lora=args.policy)
     scorer = None
     if args.prm:
         from evolve.prm.scorer import load_prm

@@ -229,10 +229,15 @@ def _attach_lora(model: Any, lora: Path) -> Any:
             where=str(lora),
             fix="pass the folder written by peft's save_pretrained",
         )
+    import warnings
+
     from peft import PeftModel
 
-    # Merged into the base weights: decoding then costs what the base model costs.
-    return PeftModel.from_pretrained(model, str(lora)).merge_and_unload()
+    with warnings.catch_warnings():
+        # peft asks transformers a deprecated question (`is_gradient_checkpointing`): not ours to fix
+        warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+        # Merged into the base weights: decoding then costs what the base model costs.
+        return PeftModel.from_pretrained(model, str(lora)).merge_and_unload()
 
 
 def _eos_ids(tokenizer: Any, model: Any) -> frozenset[int]:
