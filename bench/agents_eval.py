@@ -46,6 +46,8 @@ def run_question(q, domain, generator, cfg, scorer, workdir: Path) -> dict:
         state = graph.get_state(run_cfg).values
     finally:
         conn.close()
+    # only matches an LLM judged have a slot-1/slot-2 choice; the PRM judge has no order to prefer
+    llm_judged = [m for m in state.get("matches") or [] if m.get("judge") != "prm"]
     ranked = {**state, "hypotheses": {k: h for k, h in state["hypotheses"].items() if h["matches"] > 0}}
     top = leaderboard(ranked if ranked["hypotheses"] else state, 1)  # an unplayed 1200 is no verdict
     hyps = [{"id": h["id"], "elo": round(h["elo"], 2), "matches": h["matches"], "answer": h["answer"],
@@ -54,9 +56,10 @@ def run_question(q, domain, generator, cfg, scorer, workdir: Path) -> dict:
     return {"id": q.id, "gold": q.answer, "top_answer": top[0]["answer"] if top else None,
             "top_correct": bool(top) and domain.is_correct(top[0]["answer"], q), "tokens": state.get("tokens", 0),
             "matches": len(state.get("matches") or []), "decisive": sum(1 for m in state.get("matches") or [] if m["outcome"] != "draw"),
-            "unparsed_judgements": sum((m["first"] is None) + (m["second"] is None) for m in state.get("matches") or []),
+            "llm_judged": len(llm_judged),
+            "unparsed_judgements": sum((m["first"] is None) + (m["second"] is None) for m in llm_judged),
             # how often the judge picked whatever was shown first: 1.0 is pure position bias
-            "judgements_slot1": sum((m["first"] == "1") + (m["second"] == "1") for m in state.get("matches") or []),
+            "judgements_slot1": sum((m["first"] == "1") + (m["second"] == "1") for m in llm_judged),
             "actions": [a["action"] for a in state.get("actions") or []], "stop": state.get("stop_reason"),
             "failures": len(state.get("failures") or []), "hypotheses": hyps}
 
@@ -74,6 +77,7 @@ def elo_buckets(results: list[dict]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--domain", default="science")
+    parser.add_argument("--split", default="dev", help="split name or file of the domain")
     parser.add_argument("--limit", type=int, default=12)
     parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
     parser.add_argument("--budget", type=int, default=6, help="supervisor steps per question")
@@ -89,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
 
     domain = load_domain(args.domain)
-    questions = domain.load_split("dev", args.limit)
+    questions = domain.load_split(args.split, args.limit)
     generator = load_generator(args.model, threads=args.threads, lora=args.policy)
     scorer = None
     if args.prm:
@@ -127,7 +131,8 @@ def main() -> None:
     out = {"args": vars(args), "questions": n, "summary": summary, "oracle_any_hypothesis_correct": any_correct,
            "elo_buckets": elo_buckets(results), "decisive_matches": sum(r["decisive"] for r in results),
            "matches": sum(r["matches"] for r in results),
-           "slot1_share": round(sum(r["judgements_slot1"] for r in results) / max(1, 2 * sum(r["matches"] for r in results)), 4),
+           "slot1_share": (round(sum(r["judgements_slot1"] for r in results) / (2 * judged), 4)
+                           if (judged := sum(r["llm_judged"] for r in results)) else None),
            "baseline_seconds": round(baseline_seconds, 1),
            "per_question": results}
     Path(args.json).write_text(json.dumps(out, indent=2))
