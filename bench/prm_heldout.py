@@ -38,7 +38,13 @@ def main() -> None:
     _, held_idx = holdout_split([r["question_id"] for r in rows], config.prm.holdout, config.prm.seed)
     held = [rows[i] for i in held_idx]
     scorer = load_prm(args.prm or round_dir / "prm" / "prm", threads=args.threads)
-    scores = [scorer.score(r["prompt"], [list(r["completions"])])[0] for r in held]
+    by_prompt: dict[str, list[int]] = {}
+    for index, row in enumerate(held):
+        by_prompt.setdefault(row["prompt"], []).append(index)
+    scores: list[list[float]] = [[] for _ in held]
+    for prompt, indices in by_prompt.items():  # one batched pass per question
+        for index, per_step in zip(indices, scorer.score(prompt, [list(held[i]["completions"]) for i in indices])):
+            scores[index] = per_step
 
     flat = [s for per_step in scores for s in per_step]
     soft = [float(v >= 0.5) for r in held for v in soft_labels(r["values"])]

@@ -103,12 +103,16 @@ def _all_done(run_dir: Path, config: Config, redo_digest: str | None = None) -> 
     paths = [run_dir / f"round-{i}" / "manifest.json" for i in indices]
     manifests = [Manifest(p, read_json(p)) for p in paths if p.exists()]
     return len(manifests) == len(paths) and all(
-        m.complete and (redo_digest is None or m.ran_under("eval") == redo_digest) for m in manifests)
+        m.complete and not any(_redo(redo_digest is not None, m, s, redo_digest) for s in REDO_EVAL) for m in manifests)
+
+
+def _redo(redo_eval: bool, manifest: Manifest, stage: str, digest: str | None) -> bool:
+    """A finished stage that `redo_eval` runs again: it ran under another config."""
+    return redo_eval and stage in REDO_EVAL and manifest.ran_under(stage) != digest
 
 
 def _stage(ctx: RoundContext, manifest: Manifest, stage: str, digest: str, work) -> None:
-    stale = ctx.redo_eval and stage in REDO_EVAL and manifest.ran_under(stage) != digest
-    if manifest.done(stage) and not stale:
+    if manifest.done(stage) and not _redo(ctx.redo_eval, manifest, stage, digest):
         return
     ctx.console.print(f"[bold cyan]round {manifest.data['round']}[/] {stage}")
     started = time.perf_counter()
