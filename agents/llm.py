@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from evolve.backends.base import Completion, GenerationRequest
+from evolve.backends.base import Completion, GenerationRequest, StopRule
 
 from agents.parsing import strip_think
 
@@ -99,20 +99,21 @@ class Model:
         self.seed = seed
 
     def requests(self, messages: list[dict], *, key: str, max_tokens: int, temperature: float = 0.0, n: int = 1,
-                 prefix: str = "") -> list[GenerationRequest]:
+                 prefix: str = "", stop_rule: StopRule | None = None) -> list[GenerationRequest]:
         prompt = self.generator.render_chat(messages) + prefix
         limit = self.generator.max_n or n
         out, index = [], 0
         while index < n:  # a backend with a small max_n gets several requests with distinct seeds
             take = min(limit, n - index)
             out.append(GenerationRequest(prompt=prompt, n=take, max_new_tokens=max_tokens, temperature=temperature,
-                                         top_p=0.95, seed=seed_for(self.seed, f"{key}#{index}")))
+                                         top_p=0.95, seed=seed_for(self.seed, f"{key}#{index}"), stop_rule=stop_rule))
             index += take
         return out
 
     def sample(self, messages: list[dict], *, key: str, max_tokens: int, temperature: float = 0.0, n: int = 1,
-               prefix: str = "") -> list[Completion]:
-        reqs = self.requests(messages, key=key, max_tokens=max_tokens, temperature=temperature, n=n, prefix=prefix)
+               prefix: str = "", stop_rule: StopRule | None = None) -> list[Completion]:
+        reqs = self.requests(messages, key=key, max_tokens=max_tokens, temperature=temperature, n=n, prefix=prefix,
+                             stop_rule=stop_rule)
         return [c for group in self.generator.generate(reqs) for c in group]
 
     def ask(self, messages: list[dict], parse: Callable[[str], Any], *, key: str, max_tokens: int,

@@ -8,6 +8,7 @@ string (`numeric`, see `domains.numbers`), trimmed free text (`text`, compared a
 
 from __future__ import annotations
 
+import difflib
 import re
 import string
 import unicodedata
@@ -23,6 +24,7 @@ AnswerType = Literal["mcq", "yesno", "numeric", "text"]
 ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
 
 OPTION_LETTERS = "ABCDEFGHIJ"
+FUZZY_MIN, FUZZY_GAP = 0.85, 0.15  # a misspelt option text: this similar to one option, and this far ahead
 YESNO_VALUES = ("yes", "no", "maybe")
 
 
@@ -34,8 +36,13 @@ class Tolerance:
     rel: float = 0.0
 
 
-# "The answer is", "the final answer is:", "The correct answer is" -- markdown between words is tolerated.
-_PHRASE = re.compile(r"\bthe\s+(?:final\s+|correct\s+|best\s+)?answer\s+is\b\s*:?", re.IGNORECASE)
+# "The answer is", "the final answer is:", "The correct answer is", "the answer to the question is", "The
+# correct option is" (phrasings the embedded model uses; tests/data/extraction).
+_PHRASE = re.compile(
+    r"\bthe\s+(?:(?:final|correct|right|best)\s+)?answer(?:\s+to\s+(?:the|this)\s+(?:question|problem))?\s+is\b\s*:?"
+    r"|\bthe\s+(?:correct|right|best)\s+(?:option|choice)\s+is\b\s*:?",
+    re.IGNORECASE,
+)
 _DECORATION = "*_`\"' :\u201c\u201d"
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -72,31 +79,114 @@ def normalize_yesno(value: str) -> str | None:
     return first if first in YESNO_VALUES else None
 
 
+def tidy_text(text: str) -> str:
+    """Spacing folded, a final period and surrounding quotes dropped; case, signs and symbols kept, so
+    "100% Rr" and "100% rr" (two genotypes) or "Rh+ve" and "Rh-ve" stay apart."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split()).strip().strip("\"'\u201c\u201d`").strip()
+    return text.removesuffix(".").strip()
+
+
+def loose_text(text: str) -> str:
+    """`tidy_text` with case folded too."""
+    return tidy_text(text).casefold()
+
+
+def _spaceless(text: str) -> str:
+    return "".join(loose_text(text).split())
+
+
+# From strictest to loosest: an answer text matches an option at the first key where any option matches.
+OPTION_KEYS = (str.strip, tidy_text, loose_text, _spaceless, normalize_text)
+
+
+def option_matches(value: str, options: dict[str, str]) -> list[str]:
+    """Letters of the options whose text `value` is, at the strictest key where any matches (see
+    OPTION_KEYS). More than one letter means the text is ambiguous; none that it matches no option."""
+    for key in OPTION_KEYS:
+        wanted = key(value)
+        if not wanted:
+            continue
+        hits = [letter for letter, text in options.items() if key(text) == wanted]
+        if hits:
+            return hits
+    return []
+
+
 def match_option_text(value: str, options: dict[str, str]) -> str | None:
-    """The letter of the option `value` spells out (exactly, or as its start); the longest match wins."""
+    """The letter of the option a model's answer text names: a unique match at the strictest key that
+    matches (see `option_matches`); else the option it starts with, the longest such option winning
+    when it is the only one that long; else the one option it misspells ("Diltizem" for "Diltiazem":
+    similarity at least FUZZY_MIN, and clearly above every other option). None when nothing matches
+    or the match is ambiguous. Gold labels never use the last two rules (`option_matches` only)."""
+    hits = option_matches(value, options)
+    if hits:
+        return hits[0] if len(hits) == 1 else None
     wanted = normalize_text(value)
     if not wanted:
         return None
-    best: tuple[int, str] | None = None
-    for letter, text in options.items():
-        option = normalize_text(text)
-        if option and (wanted == option or wanted.startswith(option + " ")):
-            if best is None or len(option) > best[0]:
-                best = (len(option), letter)
-    return best[1] if best else None
+    prefixes = [(len(normalize_text(text)), letter) for letter, text in options.items()
+                if normalize_text(text) and wanted.startswith(normalize_text(text) + " ")]
+    if prefixes:
+        longest = max(length for length, _ in prefixes)
+        best = [letter for length, letter in prefixes if length == longest]
+        return best[0] if len(best) == 1 else None
+    similar = sorted(((difflib.SequenceMatcher(None, wanted, normalize_text(text)).ratio(), letter)
+                      for letter, text in options.items()), reverse=True)
+    if similar and similar[0][0] >= FUZZY_MIN and (len(similar) == 1 or similar[0][0] - similar[1][0] >= FUZZY_GAP):
+        return similar[0][1]
+    return None
 
 
-# ---- extraction ----------------------------------------------------------------------------------
+# ---- the answer sentence -------------------------------------------------------------------------
+
+
+def _sentence_end(text: str, start: int) -> int | None:
+    """End of the sentence whose answer begins after `start`: at a newline, or just after a ".", "!"
+    or "?" that whitespace follows. None while it cannot be told yet (nothing written, or the text
+    ends right after a "." that may still be a decimal point, as in "3." before "5")."""
+    index, length = start, len(text)
+    while index < length and text[index].isspace():
+        index += 1  # the answer may start on the next line ("The answer is:\n\nB")
+    for position in range(index, length):
+        char = text[position]
+        if char == "\n":
+            return position
+        if char in ".!?" and position + 1 < length and text[position + 1].isspace():
+            return position + 1
+    return None
+
+
+def answer_end(text: str) -> int | None:
+    """Where the FIRST complete answer sentence of `text` ends ("The answer is B." -> just after the
+    period), or None while no answer sentence is complete. Generation stops here (the backends' stop
+    rule), and text is cut here (`cut_after_answer`): a small model rambles on after its answer and
+    may state a second, different one. Once it returns a position, any longer text returns the same."""
+    match = _PHRASE.search(text)
+    return None if match is None else _sentence_end(text, match.end())
+
+
+def cut_after_answer(text: str) -> str:
+    """`text` up to the end of its first complete answer sentence (all of it when there is none)."""
+    end = answer_end(text)
+    return text if end is None else text[:end]
+
+
+def answer_spans(text: str) -> list[str]:
+    """What each answer phrase introduces, up to the end of its sentence, in text order."""
+    spans = []
+    for match in _PHRASE.finditer(text):
+        end = _sentence_end(text, match.end())
+        spans.append(text[match.end():len(text) if end is None else end].strip())
+    return spans
 
 
 def answer_span(text: str) -> str | None:
-    """What follows the LAST answer phrase, up to the end of its line; None when there is no phrase."""
-    matches = list(_PHRASE.finditer(text))
-    if not matches:
-        return None
-    rest = text[matches[-1].end() :].lstrip()
-    line = rest.split("\n", 1)[0]
-    return line.strip()
+    """What follows the LAST answer phrase, up to the end of its sentence; None without a phrase."""
+    spans = answer_spans(text)
+    return spans[-1] if spans else None
+
+
+# ---- extraction ----------------------------------------------------------------------------------
 
 
 # A letter on its own: "B", "(B)", "B)", "B.", "[B]", "option B". A lower-case letter only counts when
@@ -123,26 +213,40 @@ def extract_mcq(span: str, options: dict[str, str] | None = None) -> str | None:
     return None
 
 
+def extract_number(span: str) -> str | None:
+    """The number an answer span gives: the first one after its last "=" ("28 + 19 = 47." -> 47),
+    else the first one ("47 apples" -> 47); units and trailing punctuation are ignored."""
+    value = first_number(span.rsplit("=", 1)[-1])
+    return None if value is None else format_number(value)
+
+
 def extract_text(span: str) -> str | None:
     cleaned = span.strip().strip(_DECORATION).strip().removesuffix(".").strip(_DECORATION).strip()
     return cleaned or None
 
 
-def extract_answer(text: str, answer_type: str, options: dict[str, str] | None = None) -> str | None:
-    """Canonical answer from the last "The answer is X" in `text`, or None when absent or unreadable."""
-    span = answer_span(text)
-    if span is None:
-        return None
+def read_span(span: str, answer_type: str, options: dict[str, str] | None = None) -> str | None:
+    """The canonical answer one answer span gives for `answer_type`, or None when it gives none."""
     if answer_type == "mcq":
         return extract_mcq(span, options)
     if answer_type == "yesno":
         return normalize_yesno(span)
     if answer_type == "numeric":
-        value = first_number(span)
-        return None if value is None else format_number(value)
+        return extract_number(span)
     if answer_type == "text":
         return extract_text(span)
     raise AssertionError(f"unknown answer type {answer_type!r}")  # spec validation rules this out
+
+
+def extract_answer(text: str, answer_type: str, options: dict[str, str] | None = None) -> str | None:
+    """Canonical answer from the answer sentences of `text` ("The answer is ..."): the last one that
+    gives a readable answer wins, so a trailing "The answer is N." placeholder does not hide an
+    earlier "The answer is 22."; None when no sentence gives one."""
+    for span in reversed(answer_spans(text)):
+        value = read_span(span, answer_type, options)
+        if value is not None:
+            return value
+    return None
 
 
 # ---- verification --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from domains import answers
 from domains.convert import Conversion, bad_rows_error, load_questions
 from domains.errors import DomainSpecError
 from domains.hooks import Verifier, load_verifier
-from domains.prompting import format_question
+from domains.prompting import format_question, worked_example
 from domains.question import Question
 from domains.spec import DomainSpec, load_spec
 
@@ -52,6 +52,11 @@ class Domain:
         """The user message: context, question, lettered options and how to state the answer."""
         return format_question(q, self.spec.prompt, self.answer_type)
 
+    def worked_example(self) -> tuple[str, list[str]] | None:
+        """The worked example as the model sees it (its user message and its steps), or None."""
+        found = worked_example(self.spec.prompt, self.answer_type)
+        return None if found is None else (self.format_question(found[0]), found[1])
+
     def extract_answer(self, text: str, q: Question | None = None) -> str | None:
         """Canonical answer from the last "The answer is X"; with `q`, option text also maps to its letter."""
         return answers.extract_answer(text, self.answer_type, q.options if q is not None else None)
@@ -79,10 +84,38 @@ class Domain:
         """Every row of a split, converted; bad rows are collected, not raised (for `evolve domains check`)."""
         return load_questions(self.split_source(split), self.spec.fields, self.answer_type, id_prefix=self.name)
 
-    def load_split(self, split: str = "search", limit: int | None = None) -> list[Question]:
-        """Questions of "search", "dev" or a data file; any invalid row raises DataFileError listing them."""
+    def load_split(self, split: str = "search", limit: int | None = None,
+                   where: dict[str, str] | None = None) -> list[Question]:
+        """Questions of "search", "dev", "test" or a data file, those matching `where` (see `select`),
+        then the first `limit`; any invalid row raises DataFileError listing them."""
         conversion = self.convert_split(split)
         if conversion.bad_rows:
             raise bad_rows_error(conversion, str(self.split_source(split)), fix=f"fix those rows; `evolve domains check {self.name}` lists them all")
-        questions = conversion.questions
+        questions = select(conversion.questions, where or {}, f"split '{split}' of domain '{self.name}'")
         return questions if limit is None else questions[:limit]
+
+
+def metadata_fields(questions: list[Question]) -> list[str]:
+    """Every metadata field some question has, in first-seen order."""
+    return list(dict.fromkeys(key for q in questions for key in q.meta))
+
+
+def select(questions: list[Question], where: dict[str, str], what: str = "the questions") -> list[Question]:
+    """The questions whose metadata field equals the value, for every `field: value` of `where`; a value
+    may list alternatives ("anatomy,physiology"). A field no question has, or a filter nothing passes,
+    is an error that names what there is."""
+    for name, wanted in where.items():
+        fields = metadata_fields(questions)
+        if name not in fields:
+            known = ", ".join(fields) if fields else "none (the file kept no metadata)"
+            raise DomainSpecError(f"no question of {what} has a field '{name}'", where=f"--where {name}={wanted}",
+                                  fix=f"fields there: {known}")
+        allowed = {part.strip() for part in str(wanted).split(",")}
+        kept = [q for q in questions if str(q.meta.get(name)) in allowed]
+        if not kept:
+            values = sorted({str(q.meta[name]) for q in questions if name in q.meta})
+            shown = ", ".join(values[:12]) + (", ..." if len(values) > 12 else "")
+            raise DomainSpecError(f"no question of {what} has {name}={wanted}", where=f"--where {name}={wanted}",
+                                  fix=f"values of '{name}': {shown}")
+        questions = kept
+    return questions

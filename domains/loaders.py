@@ -1,8 +1,9 @@
 """Reading raw records from data files: JSONL, JSON, CSV/TSV, Parquet and `hf:` dataset ids.
 
 Every reader returns `Record`s that remember where they came from (line, item or row number), so a bad
-row can be named precisely later. Whole-file problems (missing, empty, not UTF-8, malformed JSON) raise
-`DataFileError` here.
+row can be named precisely later. Whole-file problems (missing, empty, not UTF-8, a malformed .json
+document, a CSV header without the mapped columns) raise `DataFileError` here; a malformed line of a
+.jsonl file is a `Record` with an `error`, so that it is reported (or skipped) like any other bad row.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from domains.errors import DataFileError
 
@@ -27,16 +28,19 @@ class Record:
     data: Any
     number: int
     unit: str = "line"
+    error: str | None = None  # why the raw text is not a row (a malformed JSON line); `data` is then None
 
     @property
     def position(self) -> str:
         return f"{self.unit} {self.number}"
 
 
-def read_records(source: str | Path, *, csv_header: bool = True) -> list[Record]:
+def read_records(source: str | Path, *, csv_header: bool | None = None, columns: Sequence[str] = ()) -> list[Record]:
     """All records of `source`, a file path or `hf:owner/name[:split]`.
 
-    `csv_header=False` reads a CSV without a header: each record is then a list, addressed by column index.
+    A CSV without a header gives lists, addressed by column index. `csv_header` None detects the header
+    (`has_header`); `columns` are the column names the field mapping uses, which decide the detection
+    when the first row holds them and must all be in the header of a file that has one.
     """
     text_source = str(source)
     if text_source.startswith(HF_PREFIX):
@@ -60,7 +64,8 @@ def read_records(source: str | Path, *, csv_header: bool = True) -> list[Record]
         elif suffix == ".json":
             records = _parse_json(text, path)
         else:
-            records = _parse_csv(text, path, delimiter="\t" if suffix == ".tsv" else ",", header=csv_header)
+            records = _parse_csv(text, path, delimiter="\t" if suffix == ".tsv" else ",", header=csv_header,
+                                 columns=columns)
     if not records:
         raise DataFileError("the file holds no rows", where=str(path), fix="point at a file with at least one question")
     return records
@@ -81,17 +86,16 @@ def _read_utf8(path: Path) -> str:
 
 def _parse_jsonl(text: str, path: Path) -> list[Record]:
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines would also split at U+2028 and friends, which JSON strings
+    # may hold unescaped (PubMedQA and GSM8K do), and cut a row in two.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
             records.append(Record(json.loads(line), number, "line"))
         except json.JSONDecodeError as err:
-            raise DataFileError(
-                f"malformed JSON at column {err.colno}: {err.msg}",
-                where=f"{path}:{number}",
-                fix="each line of a .jsonl file must be one complete JSON object",
-            ) from None
+            records.append(Record(None, number, "line", error=f"malformed JSON at column {err.colno}: {err.msg}"))
     return records
 
 
@@ -117,28 +121,80 @@ def _parse_json(text: str, path: Path) -> list[Record]:
     return [Record(item, number, "item") for number, item in enumerate(document, start=1)]
 
 
-def _parse_csv(text: str, path: Path, *, delimiter: str, header: bool) -> list[Record]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[Record] = []
-    columns: list[str] | None = None
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if header and columns is None:
-            columns = [name.strip() for name in row]
-            continue
-        if columns is not None:
-            if len(row) != len(columns):
-                raise DataFileError(
-                    f"{len(row)} columns where the header has {len(columns)}",
-                    where=f"{path}:{line}",
-                    fix="quote cells that contain the delimiter, or fix the row's column count",
-                )
-            records.append(Record(dict(zip(columns, row)), line, "line"))
-        else:
-            records.append(Record(list(row), line, "line"))
+def _parse_csv(text: str, path: Path, *, delimiter: str, header: bool | None, columns: Sequence[str]) -> list[Record]:
+    rows = [(line, row) for line, row in _csv_rows(text, delimiter) if any(cell.strip() for cell in row)]
+    if not rows:
+        return []
+    first = [cell.strip() for cell in rows[0][1]]
+    named = [column for column in columns if not column.isdigit()]
+    if header is None:
+        header = has_header(text, first, columns)
+    if not header:
+        if named:
+            raise DataFileError(
+                f"the first row is data, not a header, so columns {_names(named)} cannot be found",
+                where=str(path),
+                fix="map columns by index (e.g. --map question=0 --map options=1,2,3,4 --map answer=5), "
+                    "or pass --header if the first row is a header",
+            )
+        return [Record(list(row), line, "line") for line, row in rows]
+    missing = [column for column in named if column not in first]
+    if missing:
+        raise DataFileError(
+            f"the header has no column {_names(missing)} (it has {_names(first)})",
+            where=str(path),
+            fix="map the header's column names with --map, or pass --no-header and map columns by index "
+                "(--map question=0) if the first row is data",
+        )
+    records = []
+    for line, row in rows[1:]:
+        if len(row) != len(first):
+            raise DataFileError(
+                f"{len(row)} columns where the header has {len(first)}",
+                where=f"{path}:{line}",
+                fix="quote cells that contain the delimiter, or fix the row's column count",
+            )
+        records.append(Record(dict(zip(first, row)), line, "line"))
     return records
+
+
+def _csv_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    return [(reader.line_num, row) for row in reader]
+
+
+def has_header(text: str, first: Sequence[str], columns: Sequence[str]) -> bool:
+    """Whether a CSV's first row is a header. It is when it holds a column the mapping names; it is not
+    when it holds an empty or repeated cell or a number (headers name their columns, once each).
+    Otherwise `csv.Sniffer` decides when the mapping gives column names none of which is there, or
+    only column indexes; a file read without any mapping is taken to have a header."""
+    if any(column in first for column in columns if not column.isdigit()):
+        return True
+    if not first or any(not cell for cell in first) or len(set(first)) != len(first):
+        return False
+    if any(_is_number(cell) for cell in first):
+        return False
+    if not columns:
+        return True
+    try:
+        return csv.Sniffer().has_header(text[:20_000])
+    except csv.Error:
+        return True
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _names(names: Sequence[str], limit: int = 8, width: int = 30) -> str:
+    """A short list of column names for a one-line error: the first `limit`, each cut at `width`."""
+    shown = [repr(n if len(n) <= width else n[: width - 3] + "...") for n in list(names)[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown) + more
 
 
 def _read_parquet(path: Path) -> list[Record]:

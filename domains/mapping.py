@@ -21,7 +21,9 @@ class MissingField(Exception):
     def __init__(self, source: str, available: list[str]):
         close = difflib.get_close_matches(source.split(".")[0], available, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        shown = ", ".join(available[:12]) + (", ..." if len(available) > 12 else "")
+        # Keys are cut short: in a header-less file they are the first row's text, not names.
+        shown = ", ".join(key if len(key) <= 30 else key[:27] + "..." for key in available[:12])
+        shown += ", ..." if len(available) > 12 else ""
         super().__init__(f"no field '{source}' (the row has: {shown}{hint})")
 
 
@@ -76,9 +78,9 @@ def apply_transform(value: Any, transform: str) -> str:
             raise TransformError(f"'{argument}' not found in the value")
         return text.rsplit(argument, 1)[0].strip()
     if name == "last_line":
-        return text.strip().splitlines()[-1].strip() if text.strip() else ""
+        return _lines(text)[-1].strip() if text.strip() else ""
     if name == "except_last_line":
-        return "\n".join(text.strip().splitlines()[:-1]).strip()
+        return "\n".join(_lines(text)[:-1]).strip()
     if name == "strip":
         return text.strip()
     if name == "regex":
@@ -87,6 +89,11 @@ def apply_transform(value: Any, transform: str) -> str:
             raise TransformError(f"regex {argument!r} does not match the value")
         return (match.group(1) if match.groups() else match.group(0)).strip()
     raise TransformError(f"unknown transform '{transform}' (known: {', '.join(TRANSFORMS)})")
+
+
+def _lines(text: str) -> list[str]:
+    # "\n" only: str.splitlines also breaks at U+2028, which is no line break of the file's.
+    return [line.removesuffix("\r") for line in text.strip().split("\n")]
 
 
 def get_field(data: Any, source: str) -> Any:

@@ -13,7 +13,9 @@ class Question:
     `answer` is canonical for the domain's answer type: an option letter for `mcq`, `yes`/`no`/`maybe`
     for `yesno`, a number string for `numeric` (see `domains.numbers.format_number`), free text for `text`.
     `options` is an ordered letter -> text mapping (A, B, C, ...) for `mcq` and None otherwise.
-    `meta` holds provenance (`source`, `line`) and extras such as `explanation`.
+    `meta` holds the row's descriptive fields (subject, category, difficulty, ...): `evolve eval --where`
+    filters on them and `--by` reports accuracy per value. `source` says where the row came from
+    ("file:line"), and `explanation` is a reference solution when the file has one.
     """
 
     id: str
@@ -22,3 +24,5 @@ class Question:
     options: dict[str, str] | None = None
     context: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    explanation: str | None = None
+    source: str | None = None

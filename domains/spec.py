@@ -8,6 +8,7 @@ A domain.yaml looks like (see domains/medqa/domain.yaml):
     prompt:
       system: ...               # the system prompt
       instruction: ...          # optional; default: how to state the answer for the type
+      example: {question: ..., steps: [..., "The answer is ..."]}   # optional worked example (false: none)
       context_label: Context    # optional labels of the parts of the user message
       question_label: Question
       options_label: Options
@@ -40,11 +41,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ExampleSpec(_Strict):
+    """A worked example, shown to the model as an earlier question and its step-by-step answer. A small
+    model copies what it is shown, so an example teaches the shape of an answer where a placeholder in
+    an instruction ("The answer is N") would be copied as it stands. The last step states the answer."""
+
+    question: str
+    steps: list[str] = Field(min_length=1)
+    options: dict[str, str] | None = None
+    context: str | None = None
+
+    @field_validator("steps")
+    @classmethod
+    def _ends_with_the_answer(cls, steps: list[str]) -> list[str]:
+        if "the answer is" not in steps[-1].lower():
+            raise ValueError('the last step must state the answer ("The answer is ...")')
+        return steps
+
+
 class PromptSpec(_Strict):
     """How a question is shown to the model."""
 
     system: str
     instruction: str | None = None
+    example: ExampleSpec | Literal[False] | None = Field(
+        None, description="a worked example shown before each question; unset: the answer type's default; false: none")
     context_label: str = "Context"
     question_label: str = "Question"
     options_label: str = "Options"
@@ -60,7 +81,12 @@ class FieldsSpec(_Strict):
     `options` is one source holding a dict (label -> text), a list of strings or a list of {label, text}
     objects, or several sources, one per option, as a list or "a,b,c,d" (letters A, B, ... in that order).
     `answer_format` (mcq): `letter` (A-J, or digit labels 1-9 mapped to A-I), `index0` (0 = A),
-    `index1` (1 = A) or `text` (the option's text). `context`, `id` and `explanation` may be absent in a row.
+    `index1` (1 = A) or `text` (the option's text, matched exactly first; a looser match counts only
+    when it is unique). `context`, `id` and `explanation` may be absent in a row.
+    Metadata: `meta` names a field holding a dict of descriptive fields (subject, category, ...);
+    `keep` lists other fields to keep as metadata. Without `keep`, every field the mapping does not use
+    whose value is a number, a boolean or a string of at most 200 characters is kept.
+    `csv_header`: whether a CSV's first row is a header; unset, it is detected.
     """
 
     question: str = "question"
@@ -70,7 +96,21 @@ class FieldsSpec(_Strict):
     context: str | None = "context"
     id: str | None = "id"
     explanation: str | None = "explanation"
-    csv_header: bool = True
+    meta: str | None = "meta"
+    keep: list[str] | None = None
+    csv_header: bool | None = None
+
+    def columns(self, *, required: bool = False) -> list[str]:
+        """The top-level field (or CSV column) names the mapping reads, e.g. "question" of question.stem;
+        `required` keeps those every row must have (question, answer and, when mapped, options)."""
+        from domains.mapping import split_source
+
+        options = self.options.split(",") if isinstance(self.options, str) else (self.options or [])
+        sources = [self.question, self.answer, *options]
+        if not required:
+            sources += [self.context, self.id, self.explanation, self.meta]
+        names = (split_source(source.strip())[0].split(".")[0] for source in sources if source)
+        return list(dict.fromkeys(names))
 
 
 class ToleranceSpec(_Strict):

@@ -61,6 +61,8 @@ class SearchConfig(_Section):
     rollout_tokens: int = Field(1024, ge=1, description="max new tokens of one rollout")
     temperature: float = Field(1.0, ge=0, description="sampling temperature for steps, finishes and rollouts")
     top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling for steps, finishes and rollouts")
+    stop_at_answer: bool = Field(
+        True, description="end a step, finish or rollout once its answer sentence is complete ('The answer is ...')")
     seed: int = Field(0, description="base seed; each request's seed derives from it, the question and the node")
     trees_in_flight: int = Field(
         16, ge=1, description="trees the scheduler advances together; their requests share backend calls"
@@ -127,12 +129,16 @@ InferMode = Literal["cot", "sc", "pvs", "bon-last", "bon-min", "beam", "mcts"]
 class EvalConfig(_Section):
     """Answering held-out questions with the policy and, for the PRM modes, the PRM."""
 
-    split: str = Field("dev", description="dev, search, or a data file in the domain's format")
-    limit: int | None = Field(None, ge=1, description="evaluate only the first N questions")
+    split: str = Field("dev", description="dev, test, search, or a data file in the domain's format")
+    limit: int | None = Field(None, ge=1, description="evaluate only the first N questions (after `where`)")
+    where: dict[str, str] = Field(default_factory=dict, description="keep questions whose metadata field has this "
+                                  "value, e.g. {subject: anatomy}; a value may list alternatives: anatomy,physiology")
+    by: str | None = Field(None, description="also report accuracy per value of this metadata field (e.g. subject)")
     modes: list[InferMode] = Field(["cot", "sc", "pvs"], min_length=1, description="inference modes to evaluate")
     n: int = Field(8, ge=1, description="samples per question for sc, pvs and bon-*")
     temperature: float = Field(0.7, ge=0, description="sampling temperature (cot is always greedy)")
     top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling")
+    stop_at_answer: bool = Field(True, description="end a solution or step once its answer sentence is complete")
     max_tokens: int = Field(512, ge=1, description="max new tokens of one full solution")
     step_tokens: int = Field(128, ge=1, description="max new tokens of one step (beam, mcts)")
     max_steps: int = Field(10, ge=1, description="steps before beam and mcts force a final answer")

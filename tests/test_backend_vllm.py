@@ -286,14 +286,15 @@ def trained_policy(model_dir, tmp_path_factory) -> tuple[Path, str]:
     from evolve.train.policy import train_policy
     from evolve.train.tokenise import render_prompt
 
-    row = {"question_id": "q", "system": "You answer questions.", "user": "Name a fruit.",
+    row = {"question_id": "q", "messages": [{"role": "system", "content": "You answer questions."},
+                                            {"role": "user", "content": "Name a fruit."}],
            "prefix": "Step 0: Read the question.\n\nStep 1:", "completion": " Zucchini bananas zucchini.",
            "min_value": 1.0, "answer": ""}
     config = PolicyConfig(lora={"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear"},
                           epochs=12, batch_size=2, learning_rate=3e-3, checkpoint_every=100)
     result = train_policy([row, row], base_dir=model_dir, out_dir=tmp_path_factory.mktemp("policy"),
                           config=config, progress=False)
-    prompt = render_prompt(AutoTokenizer.from_pretrained(str(model_dir)), row["system"], row["user"]) + row["prefix"]
+    prompt = render_prompt(AutoTokenizer.from_pretrained(str(model_dir)), row["messages"]) + row["prefix"]
     return Path(result.adapter_dir), prompt
 
 

@@ -44,20 +44,43 @@ def mcq_rows(count: int) -> list[dict]:
     ]
 
 
+def current_umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def assert_hash_split(folder: Path, fraction: float, seed: int) -> tuple[list, list]:
+    """(search, dev) questions of a written domain, checking that dev holds exactly the questions whose
+    content hash falls below `fraction`."""
+    from domains.domain import Domain
+    from domains.splits import in_dev
+
+    domain = Domain.from_dir(folder, "user")
+    search = domain.load_split("search")
+    dev = domain.load_split("dev") if "dev" in domain.split_names else []
+    assert all(in_dev(q, fraction, seed) for q in dev) and not any(in_dev(q, fraction, seed) for q in search)
+    return search, dev
+
+
 def test_add_writes_a_canonical_domain_that_list_show_and_check_accept(home: Path, tmp_path: Path, capsys) -> None:
     source = write_jsonl(tmp_path / "raw.jsonl", mcq_rows(10))
     code, out, err = run_cli(
         capsys, "domains", "add", "sums", "--from", str(source), "--type", "mcq",
         "--map", "id=qid", "--map", "question=stem", "--map", "options=choices", "--map", "answer=key",
-        "--map", "answer_format=index0", "--description", "Adding one",
+        "--map", "answer_format=index0", "--description", "Adding one", "--dev-fraction", "0.3",
     )
     assert (code, err) == (0, "")
-    assert out.strip() == f"added domain 'sums' at {home / 'domains' / 'sums'}: 9 search, 1 dev questions"
     folder = home / "domains" / "sums"
+    search, dev = assert_hash_split(folder, 0.3, 0)
+    assert (len(search), len(dev)) == (9, 1)
+    assert out.strip() == f"added domain 'sums' at {folder}: 9 search, 1 dev questions"
     assert sorted(p.name for p in folder.iterdir()) == ["dev.jsonl", "domain.yaml", "seeds.jsonl"]
+    assert oct(folder.stat().st_mode & 0o777) == oct(0o777 & ~current_umask())
     seeds = read_jsonl(folder / "seeds.jsonl")
     assert seeds[0] == {"id": "r0", "question": "What is 0+1?", "options": {"A": "0", "B": "1", "C": "2"}, "answer": "B"}
-    assert len(seeds) + len(read_jsonl(folder / "dev.jsonl")) == 10
     assert list(home.joinpath("domains").iterdir()) == [folder]  # no staging directory left behind
 
     code, out, _ = run_cli(capsys, "domains", "list")
@@ -95,41 +118,43 @@ def test_more_than_twenty_bad_rows_are_counted(home: Path, tmp_path: Path, capsy
     source = write_jsonl(tmp_path / "raw.jsonl", [{"question": f"q{i}", "answer": "many"} for i in range(25)])
     code, _, err = run_cli(capsys, "domains", "add", "nums", "--from", str(source), "--type", "numeric")
     assert code == 2
-    assert "line 20: answer 'many' is not a number" in err
-    assert "line 21:" not in err and "; and 5 more -- fix:" in err
+    assert "line 5: answer 'many' is not a number" in err
+    assert "line 6:" not in err and "; and 20 more (25 of all 25 of the kind 'other') -- fix:" in err
 
 
 def test_skip_bad_keeps_good_rows_and_reports_the_rest(home: Path, tmp_path: Path, capsys) -> None:
     rows = [{"question": f"q{i}", "answer": "yes" if i % 3 else "unsure"} for i in range(6)]
     source = write_jsonl(tmp_path / "raw.jsonl", rows)
     code, out, _ = run_cli(
-        capsys, "domains", "add", "yn", "--from", str(source), "--type", "yesno", "--skip-bad", "--dev-fraction", "0"
+        capsys, "domains", "add", "yn", "--from", str(source), "--type", "yesno", "--skip-bad", "--dev-fraction", "0",
+        "--max-bad", "50%",
     )
     folder = home / "domains" / "yn"
     assert code == 0
-    assert f"skipped 2 bad rows; reasons in {folder / 'bad_rows.jsonl'}" in out
+    assert f"skipped 2 bad rows; all of them, with reasons, in {folder / 'bad_rows.jsonl'}" in out
+    assert "  line 1: answer 'unsure' is not yes, no or maybe\n  line 4: answer" in out
     assert [row["id"] for row in read_jsonl(folder / "seeds.jsonl")] == ["yn-2", "yn-3", "yn-5", "yn-6"]
     assert read_jsonl(folder / "bad_rows.jsonl") == [
-        {"source": str(source), "line": 1, "reason": "answer 'unsure' is not yes, no or maybe"},
-        {"source": str(source), "line": 4, "reason": "answer 'unsure' is not yes, no or maybe"},
+        {"source": str(source), "line": 1, "reason": "answer 'unsure' is not yes, no or maybe", "kind": "other"},
+        {"source": str(source), "line": 4, "reason": "answer 'unsure' is not yes, no or maybe", "kind": "other"},
     ]
     assert not (folder / "dev.jsonl").exists()
 
 
 def test_dev_split_is_deterministic_by_seed(home: Path, tmp_path: Path, capsys) -> None:
-    source = write_jsonl(tmp_path / "raw.jsonl", [{"id": f"n{i}", "question": "q", "answer": str(i)} for i in range(30)])
+    source = write_jsonl(tmp_path / "raw.jsonl", [{"id": f"n{i}", "question": f"q{i}", "answer": str(i)} for i in range(30)])
     dev_ids = []
     for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
         assert run_cli(capsys, "domains", "add", name, "--from", str(source), "--type", "numeric", "--seed", seed)[0] == 0
+        assert_hash_split(home / "domains" / name, 0.1, int(seed))
         dev_ids.append([row["id"] for row in read_jsonl(home / "domains" / name / "dev.jsonl")])
-    assert len(dev_ids[0]) == 3
     assert dev_ids[0] == dev_ids[1] != dev_ids[2]
 
 
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b'{"question": "q", "answer": "1"}\n{"question": \n', "raw.jsonl:2: malformed JSON"),
+        (b'{"question": "q", "answer": "1"}\n{"question": \n', "raw.jsonl: 1 of 2 rows are invalid: line 2: malformed JSON"),
         (b"", "raw.jsonl: the file holds no rows"),
         (b'{"question": "caf\xe9", "answer": "1"}\n', "raw.jsonl:1: not UTF-8 text"),
     ],
@@ -216,8 +241,9 @@ def test_documented_commands_load_real_formats(
     _slice(SHARED_DATA / data_file, sliced, list(range(1, 21)))
     code, out, err = run_cli(capsys, *args)
     assert (code, err) == (0, ""), err
-    assert "18 search, 2 dev questions" in out
     folder = home / "domains" / name
+    search, dev = assert_hash_split(folder, 0.1, 0)
+    assert len(search) + len(dev) == 20 and f"{len(search)} search, {len(dev)} dev questions" in out
     rows = read_jsonl(folder / "seeds.jsonl") + read_jsonl(folder / "dev.jsonl")
     row = next(r for r in rows if r["question"].startswith(first[1])) if first[1] else rows[0]
     assert row["answer"] == first[0]

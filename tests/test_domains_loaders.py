@@ -32,13 +32,15 @@ def test_jsonl_records_remember_their_line_and_skip_blank_lines(tmp_path: Path) 
     assert [(r.data, r.number, r.unit) for r in records] == [({"a": 1}, 1, "line"), ({"a": 2}, 3, "line")]
 
 
-def test_malformed_jsonl_names_the_line(tmp_path: Path) -> None:
+def test_malformed_jsonl_lines_are_bad_rows_with_their_line(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
-    path.write_text('{"a": 1}\n{"a": \n', encoding="utf-8")
-    with pytest.raises(DataFileError) as err:
-        read_records(path)
-    assert err.value.where == f"{path}:2"
-    assert "malformed JSON" in err.value.message
+    path.write_text('{"question": "q1", "answer": "1"}\n{"a": \n{"question": "q3", "answer": "3"}\n[1,\n', encoding="utf-8")
+    records = read_records(path)
+    assert [(r.number, r.error is None) for r in records] == [(1, True), (2, False), (3, True), (4, False)]
+    conversion = load_questions(path, FieldsSpec(), "numeric", id_prefix="n")
+    assert [q.answer for q in conversion.questions] == ["1", "3"]
+    assert [(b.position, b.kind) for b in conversion.bad_rows] == [("line 2", "malformed"), ("line 4", "malformed")]
+    assert conversion.bad_rows[0].reason.startswith("malformed JSON at column")
 
 
 def test_empty_file_is_an_error(tmp_path: Path) -> None:
@@ -134,7 +136,7 @@ def test_canonical_mcq_row(tmp_path: Path) -> None:
     path = _write_jsonl(tmp_path / "d.jsonl", [{**MCQ_ROW, "explanation": "arithmetic"}])
     [q] = load_questions(path, FieldsSpec(), "mcq", id_prefix="t").questions
     assert (q.id, q.question, q.options, q.answer, q.context) == ("q1", "2+2?", {"A": "3", "B": "4"}, "B", None)
-    assert q.meta == {"source": str(path), "line": 1, "explanation": "arithmetic"}
+    assert (q.meta, q.source, q.explanation) == ({}, f"{path}:1", "arithmetic")
 
 
 def test_arc_nested_choices_with_digit_labels(tmp_path: Path) -> None:
@@ -195,14 +197,14 @@ def test_bad_rows_are_collected_with_reasons(tmp_path: Path) -> None:
 
 
 def test_yesno_numeric_and_text_answers(tmp_path: Path) -> None:
-    yesno = _write_jsonl(tmp_path / "y.jsonl", [{"question": "q", "answer": "Yes"}, {"question": "q", "answer": "perhaps"}])
+    yesno = _write_jsonl(tmp_path / "y.jsonl", [{"question": "q1", "answer": "Yes"}, {"question": "q2", "answer": "perhaps"}])
     conversion = load_questions(yesno, FieldsSpec(), "yesno", id_prefix="y")
     assert [q.answer for q in conversion.questions] == ["yes"]
     assert conversion.bad_rows[0].reason == "answer 'perhaps' is not yes, no or maybe"
 
     numeric = _write_jsonl(
         tmp_path / "n.jsonl",
-        [{"question": "q", "answer": "$1,000"}, {"question": "q", "answer": 2.50}, {"question": "q", "answer": "lots"}],
+        [{"question": "q1", "answer": "$1,000"}, {"question": "q2", "answer": 2.50}, {"question": "q3", "answer": "lots"}],
     )
     conversion = load_questions(numeric, FieldsSpec(), "numeric", id_prefix="n")
     assert [q.answer for q in conversion.questions] == ["1000", "2.5"]
@@ -210,3 +212,13 @@ def test_yesno_numeric_and_text_answers(tmp_path: Path) -> None:
 
     text = _write_jsonl(tmp_path / "t.jsonl", [{"question": "q", "answer": " Paris "}])
     assert load_questions(text, FieldsSpec(), "text", id_prefix="t").questions[0].answer == "Paris"
+
+
+def test_a_line_separator_inside_a_json_string_does_not_split_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    rows = [{"question": "Abstract\u2028with a separator\nIs it one row?", "answer": "yes"}, {"question": "q2", "answer": "no"}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
+    assert [r.data for r in read_records(path)] == rows
+    fields = FieldsSpec(context="question|except_last_line", question="question|last_line")
+    [first, _] = load_questions(path, fields, "yesno", id_prefix="p").questions
+    assert (first.context, first.question) == ("Abstract\u2028with a separator", "Is it one row?")

@@ -129,8 +129,12 @@ def test_domain_api_on_a_user_numeric_domain(evolve_home: Path) -> None:
     questions = domain.load_split()
     assert [q.id for q in domain.load_split(limit=1)] == ["t1"]
     assert domain.format_question(questions[0]) == (
-        'Question: 1+1?\n\nThink step by step, then finish with "The answer is N" where N is the final number only.'
+        'Question: 1+1?\n\nThink step by step. End with one sentence that starts with "The answer is" followed by the '
+        'final number.'
     )
+    # numeric domains show the default worked example unless they declare their own (or false)
+    example, steps = domain.worked_example()
+    assert example.startswith("Question: What is 4 + 3?\n\nThink step by step.") and steps == ["4 + 3 = 7.", "The answer is 7."]
     assert domain.extract_answer("1 and 1 make two. The answer is 2.") == "2"
     assert domain.is_correct("2.005", questions[0])
     assert not domain.is_correct("2.02", questions[0])
@@ -154,8 +158,10 @@ def test_mcq_formatting_with_context_and_option_text_extraction(evolve_home: Pat
     q = Question(id="x", question="Which?", answer="B", options={"A": "Red", "B": "Blue"}, context="Sky facts.")
     assert domain.format_question(q) == (
         "Context:\nSky facts.\n\nQuestion: Which?\n\nOptions:\nA. Red\nB. Blue\n\n"
-        'Think step by step, then end with the sentence "The answer is <letter>." using the letter of the correct option.'
+        'Think step by step. End with one sentence that starts with "The answer is" followed by the letter of the '
+        'correct option.'
     )
+    assert domain.worked_example() is None
     assert domain.extract_answer("The answer is blue.", q) == "B"
     assert domain.extract_answer("The answer is blue.") is None
 

@@ -93,3 +93,31 @@ def test_eval_step_modes_with_a_prm(tmp_path, tiny_model_dir, capsys, monkeypatc
     for record in records:
         beam = record["modes"]["beam"]
         assert beam["scores"] == [0.5] * len(beam["steps"]) and beam["tokens"] > 0
+
+
+def test_where_filters_by_metadata_and_test_split_must_exist(tmp_path, tiny_model_dir, capsys, monkeypatch):
+    monkeypatch.setenv("EVOLVE_HOME", str(tmp_path / "home"))
+    rows = [{"question": f"Which organ {i}?", "options": ["Heart", "Lung"], "answer": "A",
+             "subject": ["anatomy", "physiology", "anatomy"][i % 3]} for i in range(9)]
+    source = tmp_path / "organs.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert run_cli(["domains", "add", "organs", "--from", str(source), "--type", "mcq", "--dev-fraction", "0"],
+                   capsys)[0] == 0
+    out = tmp_path / "ev"
+    code, stdout, _ = run_cli(["eval", "--domain", "organs", "--split", "search", "--modes", "cot", "--where",
+                               "subject=anatomy", "--by", "subject", "--model", str(tiny_model_dir), "--out", str(out),
+                               "--quiet", *TINY], capsys)
+    assert code == 0 and "split search (subject=anatomy): 6 questions" in stdout
+    summary = json.loads((out / "eval.json").read_text())
+    assert summary["questions"] == 6 and [g["value"] for g in summary["groups"]] == ["anatomy"]
+    for args, needle in [
+        (["--where", "topic=anatomy"], "no question of split 'search' of domain 'organs' has a field 'topic' -- "
+                                       "fix: fields there: subject"),
+        (["--where", "subject=surgery"], "values of 'subject': anatomy, physiology"),
+        (["--split", "test"], "domain 'organs' has no split 'test'"),
+    ]:
+        split = [] if "--split" in args else ["--split", "search"]
+        code, _, err = run_cli(["eval", "--domain", "organs", *split, "--modes", "cot", *args, "--model",
+                                str(tiny_model_dir), "--out", str(tmp_path / "bad"), "--quiet", *TINY], capsys)
+        assert code == 2 and err.count("\n") == 1 and needle in err, err
+    assert not (tmp_path / "bad").exists()

@@ -16,7 +16,8 @@ OPTIONS = {"A": "red", "B": "blue", "C": "green"}
 # gold answers: q0 A, q1 B, q2 C, q3 A
 QUESTIONS = [Question(id=f"q{i}", question=f"Which colour {i}?", answer="ABCA"[i], options=OPTIONS) for i in range(4)]
 # sample i of every question: answers B, A, B, C with these last-step scores
-SAMPLES = [" The answer is B. [0.2]", " The answer is A. [0.9]", " The answer is B. [0.3]", " The answer is C. [0.95]"]
+# (the score tag comes first: generation stops at the end of the answer sentence)
+SAMPLES = [" [0.2] The answer is B.", " [0.9] The answer is A.", " [0.3] The answer is B.", " [0.95] The answer is C."]
 
 
 class TagScorer:
@@ -30,7 +31,7 @@ class TagScorer:
 
 def respond(request, index):
     if request.temperature == 0:  # cot answers each question's gold letter for q0 and q1 only
-        return " The answer is A. [0.5]" if "colour 0" in request.prompt else " The answer is B. [0.5]"
+        return " [0.5] The answer is A." if "colour 0" in request.prompt else " [0.5] The answer is B."
     return SAMPLES[index]
 
 
@@ -61,7 +62,7 @@ def test_evaluate_exact_and_files(tmp_path):
     records = [json.loads(line) for line in (out / "questions.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == ["q0", "q1", "q2", "q3"] and records[2]["gold"] == "C"
     pvs = records[2]["modes"]["pvs"]
-    assert pvs["answer"] == "C" and pvs["correct"] and pvs["steps"] == ["The answer is C. [0.95]"]
+    assert pvs["answer"] == "C" and pvs["correct"] and pvs["steps"] == ["[0.95] The answer is C."]
     assert pvs["scores"] == [0.95] and pvs["votes"] == pytest.approx({"B": 0.5, "A": 0.9, "C": 0.95})
     assert [c["answer"] for c in pvs["candidates"]] == ["B", "A", "B", "C"]
     assert records[0]["modes"]["sc"]["votes"] == {"B": 2.0, "A": 1.0, "C": 1.0}
@@ -76,4 +77,25 @@ def test_evaluate_refuses_before_work():
     assert err.value.one_line().startswith("--prm: mode pvs needs a process reward model")
     with pytest.raises(EvolveError, match="no questions"):
         evaluate([], DOMAIN, generator, EvalConfig(modes=["cot"]), progress=False)
+    assert generator.stats.calls == 0
+
+
+def test_accuracy_per_metadata_value_with_intervals(tmp_path):
+    from dataclasses import replace
+
+    subjects = ["anatomy", "anatomy", "physiology", "physiology"]
+    questions = [replace(q, meta={"subject": s}) for q, s in zip(QUESTIONS, subjects)]
+    report = evaluate(questions, DOMAIN, ScriptedGenerator(respond), EvalConfig(modes=["cot"], by="subject"),
+                      out_dir=tmp_path / "ev", progress=False, split="dev")
+    # cot is right on q0 and q1 only: both anatomy questions
+    assert [(g["value"], g["n"], g["modes"]["cot"]["correct"]) for g in report.groups] == [("anatomy", 2, 2),
+                                                                                          ("physiology", 2, 0)]
+    assert report.groups[0]["modes"]["cot"]["low"] == pytest.approx(0.34237195288961925)
+    md = (tmp_path / "ev" / "eval.md").read_text()
+    assert "4 questions of split `dev`" in md and "| anatomy | 2 | 100.0% [34%, 100%] |" in md
+    assert json.loads((tmp_path / "ev" / "eval.json").read_text())["split"] == "dev"
+    generator = ScriptedGenerator(respond)
+    with pytest.raises(EvolveError) as err:
+        evaluate(questions, DOMAIN, generator, EvalConfig(modes=["cot"], by="year"), progress=False)
+    assert err.value.one_line() == "--by year: no question has a metadata field 'year' -- fix: fields there: subject"
     assert generator.stats.calls == 0

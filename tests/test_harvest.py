@@ -51,7 +51,8 @@ def test_policy_rows_keep_top_k_by_minimum_step_value():
     assert row["prefix"] == serialise_steps([STEP_ZERO])
     assert row["prefix"] + row["completion"] == (
         f"Step 0: {STEP_ZERO}\n\nStep 1: Scurvy is about collagen.\n\nStep 2: The answer is A.")
-    assert "Vitamin C" in row["user"] and "Step k" in row["system"]
+    assert [m["role"] for m in row["messages"]] == ["system", "user"]
+    assert "Vitamin C" in row["messages"][1]["content"] and "the word Step" in row["messages"][0]["content"]
     assert [r["min_value"] for r in policy_rows([record], domain, top_k=5)] == [0.6, 0.2]
 
 

@@ -29,14 +29,14 @@ class TagScorer:
 
 # N-sample mode: sample i writes SAMPLES[i] after "Step 1:"; cot (greedy) writes GREEDY.
 SAMPLES = [
-    " x [0.1]\n\nStep 2: The answer is B. [0.8]",  # 9 words
-    " The answer is A. [0.6]",  # 5
-    " y [0.1]\n\nStep 2: The answer is B. [0.3]",  # 9
-    " w [0.7]\n\nStep 2: The answer is C. [0.65]",  # 9
+    " x [0.1]\n\nStep 2: [0.8] The answer is B.",  # 9 words
+    " [0.6] The answer is A.",  # 5
+    " y [0.1]\n\nStep 2: [0.3] The answer is B.",  # 9
+    " w [0.7]\n\nStep 2: [0.65] The answer is C.",  # 9
     " no answer here [0.99]",  # 4
-    " z [0.3]\n\nStep 2: The answer is A. [0.55]\nStep 3: The answer is D.",  # 15 generated (9 before the cut)
+    " z [0.3]\n\nStep 2: [0.55] The answer is A.\nStep 3: The answer is D.",  # 9: generation stops after "A."
 ]
-GREEDY = " The answer is D. [0.5]\n\nStep 2: The answer is A."
+GREEDY = " [0.5] The answer is D.\n\nStep 2: The answer is A."
 
 
 def respond_samples(request, index):
@@ -52,7 +52,8 @@ def test_cot_is_one_greedy_sample_per_question_in_one_call():
     solutions = solve_many(QUESTIONS, DOMAIN, generator, "cot", config())
     assert generator.batch_sizes == [3] and generator.stats.completions == 3
     s = solutions[0]
-    assert (s.answer, s.steps, s.scores, s.tokens, s.votes) == ("D", ["The answer is D. [0.5]"], None, 11, {"D": 1.0})
+    # generation stops at the end of the answer sentence: 5 tokens, where the scripted model would write 11
+    assert (s.answer, s.steps, s.scores, s.tokens, s.votes) == ("D", ["[0.5] The answer is D."], None, 5, {"D": 1.0})
 
 
 @pytest.mark.parametrize("mode,answer,chosen,votes", [
@@ -68,13 +69,13 @@ def test_sampling_modes_exact(mode, answer, chosen, votes):
     s = solutions[2]
     assert s.answer == answer and s.votes == pytest.approx(votes)
     assert s.steps == [p.strip() for p in re.split(r"\n\s*Step \d+:", SAMPLES[chosen].split("\nStep 3")[0])]
-    assert s.tokens == 9 + 5 + 9 + 9 + 4 + 15
-    assert [c.tokens for c in s.candidates] == [9, 5, 9, 9, 4, 15]
+    assert s.tokens == 9 + 5 + 9 + 9 + 4 + 9
+    assert [c.tokens for c in s.candidates] == [9, 5, 9, 9, 4, 9]
     assert [c.answer for c in s.candidates] == ["B", "A", "B", "C", None, "A"]
     if mode != "sc":
         assert len(scorer.calls) == 3 and scorer.calls[0][0] == DOMAIN.format_question(QUESTIONS[0])
         assert s.scores == s.candidates[chosen].scores
-        assert s.candidates[5].steps == ["z [0.3]", "The answer is A. [0.55]"]  # cut after the first answer
+        assert s.candidates[5].steps == ["z [0.3]", "[0.55] The answer is A."]  # cut after the first answer
 
 
 def test_sampling_modes_share_one_draw_and_one_prm_pass():
@@ -99,10 +100,10 @@ def test_sample_seeds_depend_on_question_not_batching():
 # Step-wise modes: the next step depends on the last step of the prompt (and on whether it must finish).
 STEPS = {
     STEP_ZERO: ["a [0.5]", "b [0.7]"],
-    "b [0.7]": ["b1 [0.6]", "The answer is C. [0.95]"],
-    "a [0.5]": ["a1 [0.8]", "The answer is A. [0.4]"],
-    ("a1 [0.8]", "finish"): ["The answer is B. [0.99]", "foo [0.2]\n\nStep 4: The answer is D. [0.3]"],
-    ("b [0.7]", "finish"): ["The answer is C. [0.95]"],
+    "b [0.7]": ["b1 [0.6]", "[0.95] The answer is C."],
+    "a [0.5]": ["a1 [0.8]", "[0.4] The answer is A."],
+    ("a1 [0.8]", "finish"): ["[0.99] The answer is B.", "foo [0.2]\n\nStep 4: [0.3] The answer is D."],
+    ("b [0.7]", "finish"): ["[0.95] The answer is C."],
 }
 
 
@@ -127,11 +128,11 @@ def test_beam_search_exact():
     assert len(scorer.calls) == 6  # one per question per depth
     s = solutions[1]
     assert s.answer == "B"
-    assert s.steps == ["a [0.5]", "a1 [0.8]", "The answer is B. [0.99]"] and s.scores == [0.5, 0.8, 0.99]
+    assert s.steps == ["a [0.5]", "a1 [0.8]", "[0.99] The answer is B."] and s.scores == [0.5, 0.8, 0.99]
     assert s.votes == {"C": 0.95, "B": 0.99, "D": 0.3}
     assert s.tokens == (2 + 2) + (2 + 5 + 2 + 5) + (5 + 9)
     assert [c.answer for c in s.candidates] == ["C", "B", "D"]
-    assert s.candidates[2].steps == ["a [0.5]", "a1 [0.8]", "foo [0.2]", "The answer is D. [0.3]"]
+    assert s.candidates[2].steps == ["a [0.5]", "a1 [0.8]", "foo [0.2]", "[0.3] The answer is D."]
     assert [c.tokens for c in s.candidates] == [2 + 5, 2 + 2 + 5, 2 + 2 + 9]
 
 
@@ -142,7 +143,7 @@ def test_mcts_exact():
     assert generator.batch_sizes == [2, 2, 2]  # the two searches' expansions share each call
     s = solutions[0]
     # iteration 2 expands b (UCT .7 + sqrt(ln 2)), iteration 3 expands a (.5 + sqrt(ln 4) beats .75 + sqrt(ln 4 / 3))
-    assert s.answer == "C" and s.steps == ["b [0.7]", "The answer is C. [0.95]"] and s.scores == [0.7, 0.95]
+    assert s.answer == "C" and s.steps == ["b [0.7]", "[0.95] The answer is C."] and s.scores == [0.7, 0.95]
     assert s.votes == {"C": 0.7, "A": 0.4}  # highest minimum step score per answer
     assert s.tokens == 2 + 2 + 2 + 5 + 2 + 5
 
@@ -151,7 +152,7 @@ def test_mcts_forces_a_finish_on_the_best_open_path():
     generator, scorer = ScriptedGenerator(respond_steps), TagScorer()
     s = solve_many(QUESTIONS[:1], DOMAIN, generator, "mcts", config(mcts_iterations=1, mcts_children=2), scorer)[0]
     assert generator.batch_sizes == [1, 1]
-    assert s.answer == "C" and s.steps == ["b [0.7]", "The answer is C. [0.95]"] and s.tokens == 2 + 2 + 5
+    assert s.answer == "C" and s.steps == ["b [0.7]", "[0.95] The answer is C."] and s.tokens == 2 + 2 + 5
 
 
 def test_too_many_samples_fails_before_any_work():

@@ -66,7 +66,7 @@ def test_malformed_seed_file_names_the_line(tmp_path, capsys, tiny_model_dir):
     out = tmp_path / "trees.jsonl"
     code, _, err = run_cli(["search", "--domain", "medqa", "--split", str(data), "--model", str(tiny_model_dir),
                             "--out", str(out), "--quiet"], capsys)
-    assert code == 2 and "bad.jsonl:2: malformed JSON" in err and not out.exists()
+    assert code == 2 and "bad.jsonl: 1 of 2 rows are invalid: line 2: malformed JSON" in err and not out.exists()
 
 
 def test_tree_show_unknown_id_lists_known_ones(tmp_path, capsys):

@@ -133,7 +133,8 @@ def test_policy_loss_only_on_completion_and_eos():
     from evolve.train.tokenise import encode_policy_row
 
     tok = _CharTokenizer()
-    row = {"system": "s", "user": "u", "prefix": "P", "completion": "xy"}
+    row = {"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}], "prefix": "P",
+           "completion": "xy"}
     example = encode_policy_row(tok, row, max_length=64)
     prompt = [1] + [ord(c) for c in "<system>s<user>u<a>P"]
     assert example.input_ids == prompt + [ord("x"), ord("y"), 2]

@@ -16,7 +16,8 @@ LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.1, "target_modules": "all-lin
 def policy_rows(count: int = 6) -> list[dict]:
     return [
         {
-            "question_id": f"q{i}", "system": "You answer medical questions.", "user": f"What lowers glucose {i}?",
+            "question_id": f"q{i}", "messages": [{"role": "system", "content": "You answer medical questions."},
+                                                 {"role": "user", "content": f"What lowers glucose {i}?"}],
             "prefix": "Step 0: Read the question.\n\nStep 1:", "completion": f" insulin lowers glucose by {i} units.",
             "min_value": 0.5, "answer": "A",
         }
@@ -127,7 +128,7 @@ def test_bad_input_fails_before_any_work(tiny_model_dir, tiny_model_dir_no_templ
                      config=config(lora={"r": 4, "rank_typo": 3}), progress=False)
     assert err.value.where == "policy.lora"
     with pytest.raises(TrainingError, match="lacks text field"):
-        train_policy([{"system": "s"}], base_dir=tiny_model_dir, out_dir=tmp_path / "d", config=config(),
+        train_policy([{"messages": "s"}], base_dir=tiny_model_dir, out_dir=tmp_path / "d", config=config(),
                      progress=False)
 
 

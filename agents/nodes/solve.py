@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domains import Question
-from evolve.search.task import cut_after_answer, parse_solution, serialise_steps, task_messages
+from domains.answers import answer_end, cut_after_answer
+from evolve.search.task import parse_solution, serialise_steps, task_messages
 from evolve.search.tree import STEP_ZERO
 
 from agents.parsing import strip_think
@@ -39,11 +40,12 @@ def solve(rt: Runtime, q: Question, key: str, critique: str | None, hint: str | 
     n = cfg.samples if rt.scorer is not None else 1
     prefix = serialise_steps([STEP_ZERO])
     completions = rt.model.sample(messages, key=key, max_tokens=cfg.hypothesis_tokens, temperature=cfg.temperature,
-                                  n=n, prefix=prefix)
+                                  n=n, prefix=prefix, stop_rule=answer_end)
     tokens = sum(c.num_tokens for c in completions)
     candidates = _parse(rt, q, [c.text for c in completions])
     if not candidates:  # one repair: greedy, which a small model is likelier to finish in format
-        retry = rt.model.sample(messages, key=key + "/repair", max_tokens=cfg.hypothesis_tokens, prefix=prefix)
+        retry = rt.model.sample(messages, key=key + "/repair", max_tokens=cfg.hypothesis_tokens, prefix=prefix,
+                                stop_rule=answer_end)
         tokens += sum(c.num_tokens for c in retry)
         candidates = _parse(rt, q, [c.text for c in retry])
     if not candidates:

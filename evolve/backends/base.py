@@ -1,16 +1,23 @@
 """The one interface every model backend implements.
 
 A backend takes a batch of `GenerationRequest`s and returns, for each request, `n` `Completion`s.
-Stop strings are excluded from the returned text (as OpenAI and vLLM do). Backends never know
-about trees, prompts or domains.
+Stop strings are excluded from the returned text (as OpenAI and vLLM do). A request may also carry a
+stop rule: a function of the text so far that says where it should end (the step format's rule ends
+a completion once its answer sentence is complete). Backends never know about trees, prompts or
+domains: the rule is opaque to them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass, field, replace
+from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
 
 FinishReason = Literal["stop", "length", "eos"]
+
+# Where the text should end (an index into it), or None to go on. It must be monotone: once it has
+# returned a position for some text, it returns the same position for every longer text, so a
+# backend may apply it to the text as it grows, or once to the whole text.
+StopRule = Callable[[str], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class GenerationRequest:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    stop_rule: StopRule | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,18 @@ class Completion:
     text: str
     num_tokens: int
     finish_reason: FinishReason  # "stop": a stop string matched; "eos": end of sequence; "length": budget hit
+
+
+def apply_stop_rule(completion: Completion, rule: StopRule | None) -> Completion:
+    """The completion cut where `rule` ends it, for backends that can only apply it afterwards (vLLM,
+    remote servers): the text and finish reason are what a backend stopping in time returns, but the
+    tokens after the cut were generated and stay counted."""
+    if rule is None:
+        return completion
+    end = rule(completion.text)
+    if end is None or end >= len(completion.text):
+        return completion
+    return replace(completion, text=completion.text[:end], finish_reason="stop")
 
 
 @dataclass

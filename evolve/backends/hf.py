@@ -176,6 +176,7 @@ class HFGenerator:
                         top_p=request.top_p,
                         max_new_tokens=request.max_new_tokens,
                         stops=tuple(s for s in request.stop if s),
+                        stop_rule=request.stop_rule,
                         generator=None if greedy else make_row_generator(row_seed(seed, indices[0])),
                         detokenizer=IncrementalDetokenizer(self.tokenizer, group.prompt_ids),
                     )

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import torch
 from transformers.cache_utils import DynamicCache
 
-from evolve.backends.base import FinishReason
+from evolve.backends.base import FinishReason, StopRule
 from evolve.backends.hf_cache import KVBlock
 from evolve.backends.hf_sampling import choose_next_tokens
 from evolve.backends.hf_text import IncrementalDetokenizer, find_stop
@@ -94,6 +94,7 @@ class DecodeRow:
     stops: tuple[str, ...]
     generator: torch.Generator | None
     detokenizer: IncrementalDetokenizer
+    stop_rule: StopRule | None = None
     num_tokens: int = 0
     finish_reason: FinishReason | None = None
     text: str = ""
@@ -113,6 +114,12 @@ class DecodeRow:
             if position >= 0:
                 self.finish_reason = "stop"
                 self.text = self.detokenizer.text[:position]
+                return
+        if self.stop_rule is not None and delta:
+            end = self.stop_rule(self.detokenizer.text)
+            if end is not None:
+                self.finish_reason = "stop"
+                self.text = self.detokenizer.text[:end]
                 return
         if self.num_tokens >= self.max_new_tokens:
             self._finish("length")

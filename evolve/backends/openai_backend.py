@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats
+from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, apply_stop_rule
 from evolve.backends.scripted import render_tagged_chat
 from evolve.errors import BackendError
 
@@ -158,9 +158,8 @@ class OpenAIGenerator:
             prompt_tokens = prompt_tokens or int(usage.get("prompt_tokens") or 0)
             counts = split_tokens(int(usage.get("completion_tokens") or 0), len(choices))
             for choice, count in zip(choices, counts):
-                completions.append(
-                    Completion(str(choice.get("text") or ""), count, _finish_reason(choice, bool(request.stop)))
-                )
+                completion = Completion(str(choice.get("text") or ""), count, _finish_reason(choice, bool(request.stop)))
+                completions.append(apply_stop_rule(completion, request.stop_rule))
             round_index += 1
         return completions, prompt_tokens
 

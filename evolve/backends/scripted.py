@@ -13,7 +13,7 @@ import re
 import time
 from typing import Callable, Sequence
 
-from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats
+from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, StopRule
 
 __all__ = ["ScriptedGenerator", "apply_stop_and_budget", "render_tagged_chat"]
 
@@ -36,13 +36,19 @@ def _cut_after_words(text: str, budget: int) -> str:
     return text
 
 
-def apply_stop_and_budget(text: str, stop: Sequence[str], max_new_tokens: int) -> Completion:
-    """What a model that "wants" to write `text` returns under `stop` and `max_new_tokens`.
+def apply_stop_and_budget(text: str, stop: Sequence[str], max_new_tokens: int,
+                          stop_rule: StopRule | None = None) -> Completion:
+    """What a model that "wants" to write `text` returns under `stop`, `stop_rule` and `max_new_tokens`.
 
-    The budget runs out before a stop string is reached if the text before the stop string has more
-    words than the budget; then the result is cut at the budget with finish reason "length".
+    The budget runs out before a stop string (or the rule's end) is reached if the text before it has
+    more words than the budget; then the result is cut at the budget with finish reason "length".
     """
     stop_at = min((pos for pos in (text.find(s) for s in stop if s) if pos >= 0), default=-1)
+    if stop_rule is not None:
+        # Monotone rules see the whole text as a backend would have seen it grow, so one call suffices.
+        end = stop_rule(text)
+        if end is not None and (stop_at < 0 or end < stop_at):
+            stop_at = end
     before_stop = text if stop_at < 0 else text[:stop_at]
     words = _count_words(before_stop)
     if words > max_new_tokens:
@@ -91,7 +97,8 @@ class ScriptedGenerator:
             if self._max_n is not None and request.n > self._max_n:
                 raise ValueError(f"request asks for n={request.n} but this generator allows at most {self._max_n}")
             completions = [
-                apply_stop_and_budget(self._respond(request, index), request.stop, request.max_new_tokens)
+                apply_stop_and_budget(self._respond(request, index), request.stop, request.max_new_tokens,
+                                      request.stop_rule)
                 for index in range(request.n)
             ]
             results.append(completions)

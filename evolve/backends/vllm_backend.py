@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats
+from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, apply_stop_rule
 from evolve.errors import BackendError, MissingExtraError, ModelSpecError
 
 __all__ = [
@@ -277,11 +277,11 @@ class VLLMGenerator:
             drawn = samples_to_draw(request)
             assert len(samples) == drawn, (len(samples), drawn)
             completions = [
-                Completion(
+                apply_stop_rule(Completion(
                     text=sample.text,
                     num_tokens=len(sample.token_ids),
                     finish_reason=finish_reason_of(sample.finish_reason, sample.stop_reason),
-                )
+                ), request.stop_rule)
                 for sample in samples
             ]
             drawn_tokens += sum(c.num_tokens for c in completions)

@@ -78,7 +78,8 @@ def check_cmd(name: Annotated[str, typer.Argument(help="Domain name (see `evolve
             console.print(f"{split}: [red]unreadable[/red] {err.one_line()}", markup=True)
             problems += 1
             continue
-        console.print(f"{split}: {len(conversion.questions)} questions, {len(conversion.bad_rows)} bad rows"
+        duplicates = f", {len(conversion.duplicates)} exact duplicates" if conversion.duplicates else ""
+        console.print(f"{split}: {len(conversion.questions)} questions, {len(conversion.bad_rows)} bad rows{duplicates}"
                       f" ({domain.split_source(split)})")
         console.print(f"  answers: {_distribution(domain, conversion.questions)}", markup=False)
         for row in conversion.bad_rows[:MAX_LISTED_BAD_ROWS]:
@@ -106,7 +107,7 @@ def _distribution(domain: Domain, questions: list[Question]) -> str:
 
 @app.command("add")
 def add_cmd(
-    name: Annotated[str, typer.Argument(help="New domain name (lower case, digits, - and _).")],
+    name: Annotated[str, typer.Argument(help="New domain name (lower case, digits, - and _; at most 64 characters).")],
     source: Annotated[str, typer.Option("--from", help="Data file (.jsonl .json .csv .tsv .parquet) or hf:owner/name[:split].")],
     answer_type: Annotated[str, typer.Option("--type", help=f"Answer type: {', '.join(ANSWER_TYPES)}.")],
     mappings: Annotated[
@@ -114,15 +115,28 @@ def add_cmd(
         typer.Option(
             "--map",
             help="KEY=SOURCE for the yaml's fields section, repeatable: question, options, answer, answer_format "
-            "(letter|index0|index1|text), context, id, explanation, csv_header. SOURCE is a dotted path "
+            "(letter|index0|index1|text), context, id, explanation, meta. SOURCE is a dotted path "
             "(question.stem), a column index, or 'a,b,c,d' for option columns, optionally with |after:MARK, "
             "|before:MARK, |last_line, |except_last_line, |regex:PATTERN.",
         ),
     ] = None,
+    keep: Annotated[str | None, typer.Option("--keep", help="Comma list of fields to keep as metadata (default: every "
+                                             "unmapped field holding a number or a short text); 'none' keeps none.")] = None,
+    split_files: Annotated[list[str] | None, typer.Option("--split-file", help="SPLIT=PATH: a file of the same format "
+                                                          "holding a declared split (search, dev or test), repeatable.")] = None,
+    split_field: Annotated[str | None, typer.Option("--split-field", help="A field whose value names each row's split "
+                                                    "(train, dev/validation, test).")] = None,
+    header: Annotated[bool | None, typer.Option("--header/--no-header", help="Whether a CSV's first row is a header "
+                                                "(default: detected).")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Keep valid rows; write bad_rows.jsonl next to the domain.")] = False,
-    description: Annotated[str, typer.Option(help="One-line description for the yaml.")] = "",
-    dev_fraction: Annotated[float, typer.Option(help="Fraction of rows held out as the dev split.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the dev split's random choice.")] = 0,
+    max_bad: Annotated[str, typer.Option("--max-bad", help="With --skip-bad, refuse the file when more rows than this "
+                                         "are bad: a share (5%) or a count.")] = "5%",
+    description: Annotated[str, typer.Option(help="One-line description for people (the model never sees it).")] = "",
+    system_prompt: Annotated[str | None, typer.Option("--system-prompt", help="The system prompt the model sees "
+                                                      "(default: a generic careful-expert prompt).")] = None,
+    dev_fraction: Annotated[float, typer.Option(help="Share of rows held out as the dev split when none is declared, "
+                                                "chosen by a hash of each question's content.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Salt of the dev split's content hash.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing user domain of this name.")] = False,
 ) -> None:
     """Create a user domain in $EVOLVE_HOME/domains/NAME from a data file; an invalid file writes nothing."""
@@ -130,12 +144,33 @@ def add_cmd(
 
     if answer_type not in ANSWER_TYPES:
         raise DomainSpecError(f"unknown answer type '{answer_type}'", where="--type", fix=f"use one of: {', '.join(ANSWER_TYPES)}")
-    fields = parse_mappings(mappings or [])
+    items = list(mappings or [])
+    if keep is not None:
+        items.append(f"keep={keep}")
+    if header is not None:
+        items.append(f"csv_header={header}")
+    fields = parse_mappings(items)
+    declared = {}
+    for item in split_files or []:
+        split, sep, path = item.partition("=")
+        if not sep or not path.strip():
+            raise DomainSpecError(f"--split-file '{item}' is not SPLIT=PATH", where="--split-file",
+                                  fix="write e.g. --split-file test=data/test.jsonl")
+        declared[split.strip()] = path.strip()
     result = add_domain(
-        name, source, answer_type, fields,
-        description=description, skip_bad=skip_bad, dev_fraction=dev_fraction, seed=seed, force=force,
+        name, source, answer_type, fields, description=description, system_prompt=system_prompt,
+        skip_bad=skip_bad, max_bad=max_bad, dev_fraction=dev_fraction, seed=seed, force=force,
+        split_files=declared, split_field=split_field,
     )
     console = _console()
-    console.print(f"added domain '{name}' at {result.path}: {result.search_count} search, {result.dev_count} dev questions")
+    counts = ", ".join(f"{count} {split}" for split, count in result.counts.items())
+    console.print(f"added domain '{name}' at {result.path}: {counts} questions")
+    if result.duplicates or result.cross_duplicates:
+        console.print(f"dropped {result.duplicates} exact duplicate rows and {result.cross_duplicates} questions that "
+                      "a more held-out split also holds")
     if result.bad_rows_path is not None:
-        console.print(f"skipped {len(result.bad_rows)} bad rows; reasons in {result.bad_rows_path}")
+        console.print(f"skipped {len(result.bad_rows)} bad rows; all of them, with reasons, in {result.bad_rows_path}")
+        for row in result.bad_rows[:MAX_LISTED_BAD_ROWS]:
+            console.print(f"  {row.position}: {row.reason}", markup=False)
+        if len(result.bad_rows) > MAX_LISTED_BAD_ROWS:
+            console.print(f"  ... and {len(result.bad_rows) - MAX_LISTED_BAD_ROWS} more")

@@ -45,11 +45,13 @@ class EvalReport:
     label: str
     questions: int
     modes: list[ModeResult]
+    split: str = ""  # which split (or file) the questions came from
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # each mode against the first
     records: list[dict[str, Any]] = field(default_factory=list)  # per question, for error analysis
     config: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     out_dir: str | None = None
+    groups: list[dict[str, Any]] = field(default_factory=list)  # per value of `config.by`, every mode's accuracy
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,12 +86,37 @@ def solution_record(solution: Solution, correct: bool) -> dict[str, Any]:
     }
 
 
+def group_results(questions: Sequence[Question], correct: dict[str, list[bool]], by: str) -> list[dict[str, Any]]:
+    """Accuracy with a Wilson interval per value of the metadata field `by`, for every mode; values in
+    first-seen order, questions without the field under "(none)"."""
+    from domains.domain import metadata_fields
+
+    if by not in metadata_fields(list(questions)):
+        fields = ", ".join(metadata_fields(list(questions))) or "none (the file kept no metadata)"
+        raise EvolveError(f"no question has a metadata field '{by}'", where=f"--by {by}", fix=f"fields there: {fields}")
+    members: dict[str, list[int]] = {}
+    for index, q in enumerate(questions):
+        members.setdefault(str(q.meta.get(by, "(none)")), []).append(index)
+    groups = []
+    for value, indices in members.items():
+        modes = {}
+        for mode, marks in correct.items():
+            k = sum(marks[i] for i in indices)
+            low, high = wilson_interval(k, len(indices))
+            modes[mode] = {"correct": k, "accuracy": k / len(indices), "low": low, "high": high}
+        groups.append({"field": by, "value": value, "n": len(indices), "modes": modes})
+    return groups
+
+
 def evaluate(questions: Sequence[Question], domain: Domain, generator: Generator, config: EvalConfig,
              scorer: StepScorer | None = None, out_dir: str | Path | None = None, label: str = "",
-             progress: bool = True) -> EvalReport:
-    """Every configured mode on `questions`; writes eval.json, eval.md, eval.png and questions.jsonl to `out_dir`."""
+             progress: bool = True, split: str = "") -> EvalReport:
+    """Every configured mode on `questions` (of `split`, for the report); writes eval.json, eval.md,
+    eval.png and questions.jsonl to `out_dir`. With `config.by`, also accuracy per value of that field."""
     if not questions:
         raise EvolveError("no questions to evaluate", where="eval.split", fix="pick a split or file with questions")
+    if config.by:
+        group_results(questions, {}, config.by)  # an unknown field fails before any generation
     modes = list(dict.fromkeys(config.modes))
     check_modes(modes, config, generator, scorer)
     started = time.perf_counter()
@@ -99,12 +126,13 @@ def evaluate(questions: Sequence[Question], domain: Domain, generator: Generator
                for m in modes]
     comparisons = [compare(modes[0], m, correct[modes[0]], correct[m], config.seed) for m in modes[1:]]
     records = [
-        {"id": q.id, "gold": q.answer,
+        {"id": q.id, "gold": q.answer, **({"meta": q.meta} if q.meta else {}),
          "modes": {m: solution_record(runs[m].solutions[i], correct[m][i]) for m in modes}}
         for i, q in enumerate(questions)
     ]
-    report = EvalReport(domain.name, generator.name, label, len(questions), results, comparisons, records,
-                        config.model_dump(mode="json"), time.perf_counter() - started)
+    report = EvalReport(domain.name, generator.name, label, len(questions), results, split, comparisons, records,
+                        config.model_dump(mode="json"), time.perf_counter() - started,
+                        groups=group_results(questions, correct, config.by) if config.by else [])
     if out_dir is not None:
         write_report(report, out_dir)
     return report

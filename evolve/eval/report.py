@@ -9,9 +9,12 @@ from evolve.eval.evaluate import EvalReport
 
 def render_markdown(report: EvalReport) -> str:
     title = f"# Evaluation: {report.domain}" + (f" ({report.label})" if report.label else "")
+    where = report.config.get("where") or {}
+    chosen = f" of split `{report.split}`" if report.split else ""
+    chosen += f" where {', '.join(f'{k}={v}' for k, v in where.items())}" if where else ""
     lines = [
         title, "",
-        f"model `{report.model}`, {report.questions} questions, n={report.config.get('n')}, "
+        f"model `{report.model}`, {report.questions} questions{chosen}, n={report.config.get('n')}, "
         f"seed {report.config.get('seed')}, {report.seconds:.1f}s in all", "",
         "| mode | accuracy | 95% CI (Wilson) | correct | mean tokens | wall s |",
         "|---|---|---|---|---|---|",
@@ -29,6 +32,14 @@ def render_markdown(report: EvalReport) -> str:
         for c in report.comparisons:
             lines.append(f"| {c['mode']} | {c['diff']:+.1%} | [{c['diff_low']:+.1%}, {c['diff_high']:+.1%}] "
                          f"| {c['only_base']} | {c['only_mode']} | {c['mcnemar_p']:.3g} |")
+    if report.groups:
+        modes = list(report.groups[0]["modes"])
+        lines += ["", f"By `{report.groups[0]['field']}` (accuracy, 95% Wilson interval):", "",
+                  "| " + report.groups[0]["field"] + " | questions | " + " | ".join(modes) + " |",
+                  "|---|---|" + "---|" * len(modes)]
+        for group in report.groups:
+            cells = [f"{g['accuracy']:.1%} [{g['low']:.0%}, {g['high']:.0%}]" for g in group["modes"].values()]
+            lines.append(f"| {group['value']} | {group['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

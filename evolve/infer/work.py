@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generator as Coroutine, Sequence
 
 from domains import Domain, Question
+from domains.answers import answer_end
 from evolve.backends.base import GenerationRequest, Generator
 from evolve.config import EvalConfig, SearchConfig
 from evolve.errors import EvolveError
@@ -63,6 +64,7 @@ def build_request(task: StepTask, item: Generate, config: EvalConfig) -> Generat
         max_new_tokens=config.max_tokens if item.finish else config.step_tokens,
         temperature=0.0 if item.greedy else config.temperature, top_p=config.top_p,
         stop=() if item.finish else STEP_STOP, seed=item.seed,
+        stop_rule=answer_end if config.stop_at_answer else None,
     )
 
 

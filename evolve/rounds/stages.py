@@ -135,7 +135,7 @@ def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | 
 
     cfg = ctx.config
     eval_cfg = cfg.eval.model_copy(update={"modes": modes})
-    questions = ctx.domain.load_split(cfg.eval.split, limit=cfg.eval.limit)
+    questions = ctx.domain.load_split(cfg.eval.split, limit=cfg.eval.limit, where=cfg.eval.where)
     generator = ctx.factory(ctx.path(policy))
     scorer = None
     if prm is not None and PRM_MODES.intersection(modes):
@@ -143,7 +143,7 @@ def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | 
 
         scorer = load_prm(ctx.path(prm), base_dir=base_folder(cfg.prm.base or cfg.model.spec), threads=cfg.model.threads)
     report = evaluate(questions, ctx.domain, generator, eval_cfg, scorer=scorer, out_dir=ctx.round_dir(index) / "eval",
-                      label=f"round {index}", progress=ctx.show_progress)
+                      label=f"round {index}", progress=ctx.show_progress, split=cfg.eval.split)
     return {"data": {"eval_questions": len(questions)}, "metrics": {"eval": report_metrics(report)},
             "timings": {f"eval {result.mode}": round(result.seconds, 2) for result in report.modes}}
 

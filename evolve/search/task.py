@@ -13,14 +13,16 @@ import re
 from typing import Callable, Sequence
 
 from domains import Domain, Question
-from domains.answers import ANSWER_PHRASE
+from evolve.search.tree import STEP_ZERO
+from domains.answers import ANSWER_PHRASE, answer_end, cut_after_answer
 from evolve.backends.base import Completion, GenerationRequest
 from evolve.config import SearchConfig
 from evolve.search.work import Proposal, Propose, Rollout, Work
 
+# Nothing a small model could copy as if it were content: no "k", "N" or "X" stands in for a value.
 STEP_INSTRUCTIONS = (
-    "Solve the problem step by step. Write each step as its own paragraph starting with 'Step k:'. "
-    f"In the last step, state the final answer, starting with '{ANSWER_PHRASE}'."
+    "Solve the problem step by step. Write each step as its own paragraph, starting with the word Step and "
+    f"its number. In the last step, give the final answer in a sentence that begins with '{ANSWER_PHRASE}'."
 )
 STEP_STOP = ("\nStep",)
 _STEP_BOUNDARY = re.compile(r"\n\s*(?:\*\*)?Step\s*\d+\s*:(?:\*\*)?\s*", re.IGNORECASE)
@@ -29,18 +31,7 @@ _ANSWER = re.compile(re.escape(ANSWER_PHRASE), re.IGNORECASE)
 
 def serialise_steps(steps: Sequence[str]) -> str:
     """`Step 0: ...\n\nStep 1: ...`, then the header of the next step for the model to continue."""
-    done = "\n\n".join(f"Step {i}: {text}" for i, text in enumerate(steps))
-    return f"{done}\n\nStep {len(steps)}:"
-
-
-def cut_after_answer(text: str) -> str:
-    """Keep the text up to the end of the line that first states the answer: a small model often
-    rambles on and may state a second, different answer."""
-    match = _ANSWER.search(text)
-    if not match:
-        return text
-    end = text.find("\n", match.end())
-    return text if end == -1 else text[:end]
+    return f"{solution_text(steps)}\n\nStep {len(steps)}:"
 
 
 def split_steps(text: str) -> list[str]:
@@ -50,8 +41,7 @@ def split_steps(text: str) -> list[str]:
 
 def continuation(steps: Sequence[str]) -> str:
     """What the model writes after `prompt(steps[:1])` to produce `steps` (step 0 first): the SFT target."""
-    full = "\n\n".join(f"Step {i}: {text}" for i, text in enumerate(steps))
-    return full[len(serialise_steps(steps[:1])):]
+    return solution_text(steps)[len(serialise_steps(steps[:1])):]
 
 
 def parse_solution(text: str) -> list[str]:
@@ -59,10 +49,22 @@ def parse_solution(text: str) -> list[str]:
     return split_steps(cut_after_answer(text))
 
 
+def solution_text(steps: Sequence[str]) -> str:
+    """A whole solution (step 0 first) as the model writes it: `Step 0: ...\n\nStep 1: ...`."""
+    return "\n\n".join(f"Step {i}: {text}" for i, text in enumerate(steps))
+
+
 def task_messages(domain: Domain, question: Question) -> list[dict[str, str]]:
-    """The chat that opens every search, training example and inference prompt for `question`."""
+    """The chat that opens every search, training example and inference prompt for `question`: the
+    system prompt, the domain's worked example (a question and its solution) when it has one, then
+    the question."""
     system = f"{domain.system_prompt.strip()}\n\n{STEP_INSTRUCTIONS}".strip()
-    return [{"role": "system", "content": system}, {"role": "user", "content": domain.format_question(question)}]
+    messages = [{"role": "system", "content": system}]
+    example = domain.worked_example()
+    if example is not None:
+        user, steps = example
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": solution_text([STEP_ZERO, *steps])}]
+    return messages + [{"role": "user", "content": domain.format_question(question)}]
 
 
 class StepTask:
@@ -88,7 +90,7 @@ class StepTask:
             n, budget, stop = work.n, cfg.step_tokens, STEP_STOP
         return GenerationRequest(
             prompt=self.prompt(work.steps), n=n, max_new_tokens=budget, temperature=cfg.temperature,
-            top_p=cfg.top_p, stop=stop, seed=work.seed,
+            top_p=cfg.top_p, stop=stop, seed=work.seed, stop_rule=answer_end if cfg.stop_at_answer else None,
         )
 
     def parse(self, work: Work, completions: Sequence[Completion]) -> list[Proposal] | list[bool]:

@@ -62,11 +62,11 @@ def policy_rows(records: Iterable[dict], domain: Domain, top_k: int) -> list[dic
     rows = []
     for record in records:
         question = question_from_record(record)
-        system, user = (m["content"] for m in task_messages(domain, question))
+        messages = task_messages(domain, question)
         for traj in top_trajectories(record["pos"], top_k):
             steps = [STEP_ZERO, *traj["steps"][1:]]
             rows.append({
-                "question_id": record["id"], "system": system, "user": user,
+                "question_id": record["id"], "messages": messages,
                 "prefix": serialise_steps(steps[:1]), "completion": continuation(steps),
                 "min_value": min_step_value(traj["values"]), "answer": traj["answer"] or "",
             })

@@ -1,6 +1,6 @@
 """LoRA SFT of the policy on harvested trajectories, loss on the assistant's tokens only.
 
-A row is `{"system", "user", "prefix", "completion", ...}`; the model sees the chat prompt plus
+A row is `{"messages", "prefix", "completion", ...}`; the model sees the chat prompt plus
 `prefix` exactly as the search renders it, and learns `completion` + EOS. The adapter is saved in
 PEFT format (`out_dir/adapter`), which the hf backend merges on load and vLLM serves as a LoRA;
 with `merge`, `out_dir/merged` also holds the full merged model and its tokenizer.
@@ -22,7 +22,7 @@ from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat
 
 __all__ = ["TrainResult", "train_policy", "POLICY_KEYS"]
 
-POLICY_KEYS = ("system", "user", "prefix", "completion")
+POLICY_KEYS = ("prefix", "completion")  # text fields; "messages" is the chat before the reply
 
 
 @dataclass
@@ -51,6 +51,11 @@ def _encode(tokenizer: Any, rows: Sequence[dict], max_length: int) -> tuple[list
     examples, skipped = [], 0
     for index, row in enumerate(rows):
         missing = [key for key in POLICY_KEYS if not isinstance(row.get(key), str)]
+        messages = row.get("messages")
+        if not isinstance(messages, (list, tuple)) or not all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in messages):
+            missing.append("messages")
         if missing:
             raise TrainingError(f"policy row {index} lacks text field(s) {', '.join(missing)}", where="policy rows",
                                 fix="pass the rows written by the harvest step")

@@ -29,10 +29,10 @@ def require_chat_template(tokenizer: Any, where: str) -> None:
         )
 
 
-def render_prompt(tokenizer: Any, system: str, user: str) -> str:
+def render_prompt(tokenizer: Any, messages: list[dict]) -> str:
     """The chat prompt exactly as the hf backend's `render_chat` writes it at search time."""
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    chat = [{"role": m["role"], "content": m["content"]} for m in messages]
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
 
 
 def encode_prompt(tokenizer: Any, text: str) -> list[int]:
@@ -56,13 +56,13 @@ class PolicyExample:
 
 
 def encode_policy_row(tokenizer: Any, row: dict, max_length: int) -> PolicyExample | None:
-    """`render(system, user) + prefix` is the prompt, `completion + EOS` the target.
+    """`render(messages) + prefix` is the prompt, `completion + EOS` the target.
 
     The two halves are tokenised apart because that is how the model meets them: at search time
     the prompt is encoded and the completion generated after it. Cut from the end at
     `max_length`; None when no target token is left.
     """
-    prompt = encode_prompt(tokenizer, render_prompt(tokenizer, row["system"], row["user"]) + row["prefix"])
+    prompt = encode_prompt(tokenizer, render_prompt(tokenizer, row["messages"]) + row["prefix"])
     target = _piece(tokenizer, row["completion"])
     if tokenizer.eos_token_id is not None:
         target.append(int(tokenizer.eos_token_id))
