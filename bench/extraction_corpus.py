@@ -70,8 +70,7 @@ def main() -> None:
     from domains.answers import answer_end
     from evolve.backends import load_generator
     from evolve.backends.base import GenerationRequest
-    from evolve.search.task import serialise_steps, task_messages
-    from evolve.search.tree import STEP_ZERO
+    from evolve.reasoner.steps import STEP_ZERO, serialise_steps, task_messages
 
     generator = load_generator("embedded:smollm2-135m-instruct")
     args.out.parent.mkdir(parents=True, exist_ok=True)

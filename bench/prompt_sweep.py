@@ -98,7 +98,7 @@ def main() -> None:
 
     from evolve.backends import load_generator
     from evolve.config import EvalConfig
-    from evolve.infer import solve_many
+    from evolve.infer.solve import solve_many
 
     generator = load_generator("embedded:smollm2-135m-instruct")
     config = EvalConfig(max_tokens=256)

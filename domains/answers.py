@@ -165,6 +165,11 @@ def answer_end(text: str) -> int | None:
     return None if match is None else _sentence_end(text, match.end())
 
 
+def states_answer(text: str) -> bool:
+    """Whether `text` holds an answer phrase (a step that does is the last of its solution)."""
+    return _PHRASE.search(text) is not None
+
+
 def cut_after_answer(text: str) -> str:
     """`text` up to the end of its first complete answer sentence (all of it when there is none)."""
     end = answer_end(text)

@@ -114,8 +114,7 @@ def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from domains import load_domain
-    from evolve.search.task import serialise_steps, task_messages
-    from evolve.search.tree import STEP_ZERO
+    from evolve.reasoner.steps import STEP_ZERO, serialise_steps, task_messages
 
     build_tiny_model(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -6,8 +6,8 @@ import pytest
 
 from domains import Question, load_domain
 from evolve.search.records import build_record
-from evolve.search.task import serialise_steps
-from evolve.search.tree import STEP_ZERO, Tree
+from evolve.reasoner.steps import STEP_ZERO, serialise_steps
+from evolve.search.tree import Tree
 from evolve.train.harvest import (HarvestError, dual_labels, harvest, min_step_value, policy_rows, prm_rows,
                                   soft_labels)
 

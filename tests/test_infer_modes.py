@@ -8,8 +8,8 @@ from domains import Question, load_domain
 from evolve.backends.scripted import ScriptedGenerator
 from evolve.config import EvalConfig
 from evolve.errors import ConfigError
-from evolve.infer import run_modes, solve_many
-from evolve.search.tree import STEP_ZERO
+from evolve.infer.solve import run_modes, solve_many
+from evolve.reasoner.steps import STEP_ZERO
 
 DOMAIN = load_domain("science")
 OPTIONS = {"A": "red", "B": "blue", "C": "green", "D": "gold"}

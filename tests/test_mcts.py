@@ -2,9 +2,40 @@
 
 import pytest
 
+from dataclasses import dataclass
+
 from evolve.config import SearchConfig
+from evolve.reasoner.steps import STEP_ZERO
+from evolve.reasoner.work import Continuation
 from evolve.search.mcts import MCTS
-from evolve.search.work import Propose, Proposal, Rollout
+
+
+# The hand traces below speak of MedS3's own work items: an expansion (Propose, a Finish when `finish`)
+# and a node's rollouts (Rollout, `k` of them). These views translate the search's `Generate` items.
+@dataclass
+class Propose:
+    node_id: int
+    steps: tuple
+    n: int
+    finish: bool
+
+
+@dataclass
+class Rollout:
+    node_id: int
+    steps: tuple
+    k: int
+
+
+def view(item):
+    steps = (STEP_ZERO, *item.steps)
+    if item.kind == "rollout":
+        return Rollout(item.node, steps, item.n)
+    return Propose(item.node, steps, item.n, item.kind == "finish")
+
+
+def Proposal(steps, final, answer=None, correct=False):  # noqa: N802 (reads like the record it builds)
+    return Continuation(list(steps), final, answer, correct)
 
 
 def drive(mcts, answer):
@@ -12,10 +43,14 @@ def drive(mcts, answer):
     steps = mcts.run()
     ticks = []
     try:
-        work = next(steps)
+        work = [view(item) for item in next(steps)]
         while True:
             ticks.append(work)
-            work = steps.send([answer(w) for w in work])
+            answers = [answer(w) for w in work]
+            # a rollout's answers are verdicts: each becomes a final continuation that is right or wrong
+            answers = [[Proposal(("x",), True, correct=v) for v in a] if isinstance(w, Rollout) else a
+                       for w, a in zip(work, answers)]
+            work = [view(item) for item in steps.send(answers)]
     except StopIteration as done:
         return done.value, ticks
 

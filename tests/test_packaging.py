@@ -17,7 +17,7 @@ def test_import_agents_is_ours():
 
 def test_import_evolve_stays_light():
     code = (
-        "import sys, evolve, evolve.backends, evolve.search.mcts, evolve.search.scheduler, evolve.cli, domains\n"
+        "import sys, evolve, evolve.backends, evolve.search.mcts, evolve.reasoner.driver, evolve.infer.modes, evolve.cli, domains\n"
         "heavy = sorted(m for m in ('torch', 'transformers', 'vllm', 'datasets', 'peft', 'httpx') if m in sys.modules)\n"
         "print(','.join(heavy))"
     )

@@ -148,7 +148,7 @@ KILLABLE_RUN = textwrap.dedent("""
     from evolve.backends.scripted import ScriptedGenerator
     from evolve.config import Config
     from evolve.rounds.runner import run_rounds
-    from tests.test_scheduler import pseudo_model
+    from tests.test_driver import pseudo_model
 
     def slow(request, index):
         time.sleep(0.01)
@@ -222,7 +222,7 @@ def test_policy_model_without_chat_template_is_refused(tmp_path, tiny_model_dir_
 def test_more_samples_than_the_backend_allows_is_refused_before_any_work(tmp_path, tiny_model_dir):
     from evolve.backends.scripted import ScriptedGenerator
     from evolve.rounds.runner import run_rounds
-    from tests.test_scheduler import pseudo_model
+    from tests.test_driver import pseudo_model
 
     config = load_config(None, [f"model.spec={tiny_model_dir}", "search.rollout_base=2", "search.children=2",
                                 "search.root_children=2", "search.rollout_min=1", "eval.n=8"])

@@ -15,7 +15,7 @@ from evolve.backends.scripted import ScriptedGenerator
 from evolve.config import load_config
 from evolve.search.records import TreeFileError, TreeWriter, read_records
 from evolve.search.runner import run_search
-from tests.test_scheduler import pseudo_model
+from tests.test_driver import pseudo_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["search.max_nodes=8", "search.rollout_base=4", "search.rollout_min=2", "search.trees_in_flight=3"]
@@ -86,7 +86,7 @@ SLOW_SEARCH = textwrap.dedent("""
     from evolve.backends.scripted import ScriptedGenerator
     from evolve.config import load_config
     from evolve.search.runner import run_search
-    from tests.test_scheduler import pseudo_model
+    from tests.test_driver import pseudo_model
 
     def slow(request, index):
         time.sleep(0.002)

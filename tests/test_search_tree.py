@@ -1,6 +1,7 @@
 import pytest
 
-from evolve.search.tree import STEP_ZERO, Tree
+from evolve.reasoner.steps import STEP_ZERO
+from evolve.search.tree import Tree
 
 
 def build():

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from domains import Question
 from domains.answers import answer_end, cut_after_answer
-from evolve.search.task import parse_solution, serialise_steps, task_messages
-from evolve.search.tree import STEP_ZERO
+from evolve.reasoner.steps import STEP_ZERO, parse_solution, serialise_steps, task_messages
 
 from agents.parsing import strip_think
 from agents.runtime import Runtime

@@ -29,7 +29,7 @@ def parse_where(items: list[str]) -> dict[str, str]:
 
 
 def parse_modes(text: str) -> list[str]:
-    from evolve.infer.base import MODES
+    from evolve.infer.modes import MODES
 
     modes = [m.strip() for m in text.split(",") if m.strip()]
     for mode in modes:

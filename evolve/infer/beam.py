@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evolve.config import EvalConfig
-from evolve.infer.base import Candidate, Solution
-from evolve.infer.work import Generate, Score, Search
-from evolve.search.work import derive_seed
+from typing import TYPE_CHECKING
+
+from evolve.infer.base import Solution
+from evolve.reasoner.work import Continuation, Generate, Score, Search, derive_seed
+
+if TYPE_CHECKING:
+    from evolve.config import EvalConfig
 
 _NODE_STRIDE = 10_000  # seed node ids: depth * stride + beam index
 
@@ -29,7 +32,7 @@ class _Beam:
     finish_reason: str = "stop"
 
 
-def beam_search(question_id: str, config: EvalConfig) -> Search:
+def beam_search(question_id: str, config: "EvalConfig") -> Search:
     open_beams = [_Beam(())]
     finished: list[_Beam] = []
     spent = 0
@@ -37,7 +40,7 @@ def beam_search(question_id: str, config: EvalConfig) -> Search:
         depth = len(open_beams[0].steps)
         force = depth + 1 >= config.max_steps
         groups = yield [
-            Generate(beam.steps, config.beam_expansions, force,
+            Generate(beam.steps, config.beam_expansions, "finish" if force else "step",
                      derive_seed(config.seed, question_id, depth * _NODE_STRIDE + i, "beam"))
             for i, beam in enumerate(open_beams)
         ]
@@ -45,7 +48,7 @@ def beam_search(question_id: str, config: EvalConfig) -> Search:
         for beam, group in zip(open_beams, groups):
             for c in group:
                 spent += c.tokens
-                children.append(_Beam(beam.steps + c.steps, beam.tokens + c.tokens, None, c.final, c.answer,
+                children.append(_Beam(beam.steps + tuple(c.steps), beam.tokens + c.tokens, None, c.final, c.answer,
                                       c.finish_reason))
         scores = yield Score(tuple(child.steps for child in children))
         for child, step_scores in zip(children, scores):
@@ -59,5 +62,6 @@ def beam_search(question_id: str, config: EvalConfig) -> Search:
     for b in finished:
         if b.answer is not None:
             votes[b.answer] = max(votes.get(b.answer, 0.0), b.scores[-1])
-    candidates = [Candidate(list(b.steps), b.answer, b.tokens, b.scores, b.finish_reason) for b in finished]
+    candidates = [Continuation(list(b.steps), True, b.answer, tokens=b.tokens, finish_reason=b.finish_reason,
+                               scores=b.scores) for b in finished]
     return Solution("beam", best.answer, list(best.steps), best.scores, spent, candidates, votes)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from evolve.config import EvalConfig
-from evolve.infer.base import Candidate, Solution
-from evolve.infer.work import Generate, Score, Search
+from typing import TYPE_CHECKING
+
+from evolve.infer.base import Solution
+from evolve.reasoner.work import Continuation, Generate, Score, Search, derive_seed
 from evolve.search.maths import uct
-from evolve.search.work import derive_seed
+
+if TYPE_CHECKING:
+    from evolve.config import EvalConfig
 
 EXPLORATION = 1.0  # PRM values lie in [0, 1]; MedS3's c=2 is tuned for rollout values with a 5.0 unvisited bonus
 
@@ -62,18 +65,19 @@ def _backpropagate(node: _Node, value: float) -> None:
         walk = walk.parent
 
 
-def mcts_search(question_id: str, config: EvalConfig, exploration: float = EXPLORATION) -> Search:
+def mcts_search(question_id: str, config: "EvalConfig", exploration: float = EXPLORATION) -> Search:
     root = _Node(0, None, ())
     nodes = [root]
     spent = 0
 
     def expand(leaf: _Node, n: int, force: bool, purpose: str) -> Search:
         nonlocal spent
-        (group,) = yield [Generate(leaf.steps, n, force, derive_seed(config.seed, question_id, leaf.id, purpose))]
+        (group,) = yield [Generate(leaf.steps, n, "finish" if force else "step",
+                                   derive_seed(config.seed, question_id, leaf.id, purpose))]
         new = []
         for c in group:
             spent += c.tokens
-            child = _Node(len(nodes), leaf, leaf.steps + c.steps, tokens=leaf.tokens + c.tokens, final=c.final,
+            child = _Node(len(nodes), leaf, leaf.steps + tuple(c.steps), tokens=leaf.tokens + c.tokens, final=c.final,
                           answer=c.answer, finish_reason=c.finish_reason)
             nodes.append(child)
             leaf.children.append(child)
@@ -100,5 +104,6 @@ def mcts_search(question_id: str, config: EvalConfig, exploration: float = EXPLO
     for n in finals:
         if n.answer is not None:
             votes[n.answer] = max(votes.get(n.answer, 0.0), min(n.scores))
-    candidates = [Candidate(list(n.steps), n.answer, n.tokens, n.scores, n.finish_reason) for n in finals]
+    candidates = [Continuation(list(n.steps), True, n.answer, tokens=n.tokens, finish_reason=n.finish_reason,
+                               scores=n.scores) for n in finals]
     return Solution("mcts", best.answer, list(best.steps), best.scores, spent, candidates, votes)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from evolve.infer.base import Candidate, Solution
+from evolve.infer.base import Solution
 from evolve.infer.voting import best_of_n, first_with, majority_vote, weighted_vote
-from evolve.infer.work import Generate, Score, Search
-from evolve.search.work import derive_seed
+from evolve.reasoner.work import Continuation, Generate, Score, Search, derive_seed
 
 SAMPLE_MODES = ("sc", "pvs", "bon-last", "bon-min")
 
@@ -19,8 +18,8 @@ SAMPLE_MODES = ("sc", "pvs", "bon-last", "bon-min")
 def sample_search(question_id: str, n: int, seed: int, *, greedy: bool = False, score: bool = False) -> Search:
     """Draw `n` full solutions (one request), optionally have the PRM score every step; returns the candidates."""
     purpose = "cot" if greedy else "sample"
-    (group,) = yield [Generate((), n, True, derive_seed(seed, question_id, 0, purpose), greedy=greedy)]
-    candidates = [Candidate(list(c.steps), c.answer, c.tokens, None, c.finish_reason) for c in group]
+    (group,) = yield [Generate((), n, "finish", derive_seed(seed, question_id, 0, purpose), greedy=greedy)]
+    candidates = list(group)
     if score:
         scores = yield Score(tuple(tuple(c.steps) for c in candidates))
         for candidate, step_scores in zip(candidates, scores):
@@ -28,7 +27,7 @@ def sample_search(question_id: str, n: int, seed: int, *, greedy: bool = False, 
     return candidates
 
 
-def decide(mode: str, candidates: Sequence[Candidate]) -> Solution:
+def decide(mode: str, candidates: Sequence[Continuation]) -> Solution:
     """Pick the answer and the trajectory to show, the way `mode` does."""
     if not candidates:
         raise ValueError("decide needs at least one candidate")
@@ -55,7 +54,7 @@ def decide(mode: str, candidates: Sequence[Candidate]) -> Solution:
                     candidates=list(candidates), votes=votes)
 
 
-def _scores(candidate: Candidate, mode: str) -> list[float]:
+def _scores(candidate: Continuation, mode: str) -> list[float]:
     if not candidate.scores:
         raise ValueError(f"mode {mode!r} needs PRM scores on every candidate")
     return candidate.scores

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from domains import load_domain
 from evolve.config import Config, ConfigError
-from evolve.infer.base import PRM_MODES
+from evolve.infer.modes import PRM_MODES
 from evolve.rounds.manifest import Manifest, claim_run, read_json, run_digest
 from evolve.rounds.report import write_run_report
 from evolve.rounds.stages import (GeneratorFactory, RoundContext, eval_modes, eval_stage, harvest_stage, policy_stage,

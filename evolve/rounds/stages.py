@@ -13,7 +13,7 @@ from rich.console import Console
 from domains import Domain
 from evolve.backends.base import Generator
 from evolve.config import Config, ConfigError
-from evolve.infer.base import PRM_MODES
+from evolve.infer.modes import PRM_MODES
 
 # (LoRA adapter folder or None for the bare model) -> a ready generator
 GeneratorFactory = Callable[[str | None], Generator]

@@ -1,25 +1,29 @@
 """MedS3's data-synthesis MCTS for one question, written as a coroutine.
 
-`run()` yields lists of work (`Propose` / `Rollout`) and is sent back the answers, so a scheduler
-can advance many trees at once and batch their work into shared backend calls. Nothing here knows
-about prompts or models.
+`run()` yields lists of `Generate` work (a Reason step, a Finish, or a node's rollouts) and is sent back
+the parsed `Continuation`s, so the driver can advance many trees at once and batch their work into
+shared backend calls. Nothing here knows about prompts or models.
 """
 
 from __future__ import annotations
 
 from typing import Generator, Sequence
 
-from evolve.config import SearchConfig
+from typing import TYPE_CHECKING
+
+from evolve.reasoner.work import Continuation, Generate, derive_seed
 from evolve.search.maths import rollout_count, rollout_value, selection_score
 from evolve.search.tree import Node, Tree
-from evolve.search.work import Propose, Proposal, Rollout, Work, derive_seed
+
+if TYPE_CHECKING:
+    from evolve.config import SearchConfig
 
 # What a tree yields, what it is sent back, and what it returns when done.
-Step = Generator[list[Work], list, Tree]
+Step = Generator[list[Generate], list, Tree]
 
 
 class MCTS:
-    def __init__(self, question_id: str, config: SearchConfig):
+    def __init__(self, question_id: str, config: "SearchConfig"):
         self.config = config
         self.tree = Tree(question_id)
 
@@ -32,7 +36,7 @@ class MCTS:
             yield from self.finish_open_leaves()
         return self.tree
 
-    def iterate(self) -> Generator[list[Work], list, bool]:
+    def iterate(self) -> Generator[list[Generate], list, bool]:
         leaf = self.select()
         if leaf is None:
             return False
@@ -64,7 +68,7 @@ class MCTS:
             node = child
         return None if node.completed else node
 
-    def expand(self, leaf: Node) -> Generator[list[Work], list, list[Node]]:
+    def expand(self, leaf: Node) -> Generator[list[Generate], list, list[Node]]:
         cfg = self.config
         confident = leaf.value is not None and leaf.value >= cfg.finish_threshold
         finish = confident or leaf.depth >= cfg.max_depth
@@ -74,22 +78,19 @@ class MCTS:
             children = yield from self._propose(leaf, 1, True)
         return children
 
-    def simulate(self, children: Sequence[Node]) -> Generator[list[Work], list, None]:
+    def simulate(self, children: Sequence[Node]) -> Generator[list[Generate], list, None]:
         """Finish nodes are scored by the verifier; the others by the fraction of verified rollouts."""
         cfg = self.config
         pending = [c for c in children if not c.is_finish]
         work = [
-            Rollout(
-                node_id=c.id,
-                steps=tuple(self.tree.steps(c)),
-                k=rollout_count(c.depth, cfg.rollout_base, cfg.rollout_min),
-                seed=self._seed(c, "rollout"),
-            )
+            Generate(self._path(c), rollout_count(c.depth, cfg.rollout_base, cfg.rollout_min), "rollout",
+                     self._seed(c, "rollout"), node=c.id)
             for c in pending
         ]
         outcomes = (yield work) if work else []
-        for child, verdicts in zip(pending, outcomes, strict=True):
-            child.rollouts = list(verdicts)
+        for child, group in zip(pending, outcomes, strict=True):
+            verdicts = [rollout.correct for rollout in group]
+            child.rollouts = verdicts
             child.value = rollout_value(verdicts)
         for child in children:
             if child.is_finish:
@@ -126,16 +127,19 @@ class MCTS:
                 best, best_score = child, score
         return best
 
-    def _propose(self, leaf: Node, n: int, finish: bool) -> Generator[list[Work], list, list[Node]]:
+    def _propose(self, leaf: Node, n: int, finish: bool) -> Generator[list[Generate], list, list[Node]]:
         (proposals,) = yield [self._propose_work(leaf, n, finish)]
         return self._attach(leaf, proposals, finish)
 
-    def _propose_work(self, leaf: Node, n: int, finish: bool) -> Propose:
+    def _propose_work(self, leaf: Node, n: int, finish: bool) -> Generate:
         purpose = f"finish{len(leaf.children)}" if finish else f"expand{len(leaf.children)}"
-        return Propose(node_id=leaf.id, steps=tuple(self.tree.steps(leaf)), n=n, finish=finish,
-                       seed=self._seed(leaf, purpose))
+        return Generate(self._path(leaf), n, "finish" if finish else "step", self._seed(leaf, purpose), node=leaf.id)
 
-    def _attach(self, leaf: Node, proposals: Sequence[Proposal], finish: bool) -> list[Node]:
+    def _path(self, node: Node) -> tuple[str, ...]:
+        """Steps 1.. from the root to `node` (step 0 is the root's fixed text)."""
+        return tuple(self.tree.steps(node)[1:])
+
+    def _attach(self, leaf: Node, proposals: Sequence[Continuation], finish: bool) -> list[Node]:
         """Turn proposals into child nodes; returns the nodes that need a value."""
         new = []
         for proposal in proposals:
@@ -146,7 +150,7 @@ class MCTS:
                 new.append(self.tree.add_child(leaf, steps[0], "reason", tokens=proposal.tokens))
         return new
 
-    def _attach_finish(self, leaf: Node, steps: list[str], proposal: Proposal) -> Node:
+    def _attach_finish(self, leaf: Node, steps: list[str], proposal: Continuation) -> Node:
         """A Finish may span several steps: the leading ones become a chain that inherits the
         parent's value, the last one carries the verified answer."""
         parent = leaf

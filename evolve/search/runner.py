@@ -13,12 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from domains import Question, load_domain
 from evolve.backends.base import Generator
 from evolve.config import Config, ConfigError
+from evolve.reasoner.driver import Driver, Job, Tick
+from evolve.reasoner.steps import Sampling, StepPrompt
 from evolve.search.maths import rollout_count
 from evolve.search.mcts import MCTS
 from evolve.search.records import TreeWriter, build_record
-from evolve.search.scheduler import Scheduler, TickStats, TreeJob
-from evolve.search.task import StepTask
-from evolve.search.tree import Tree
 
 
 @dataclass
@@ -81,9 +80,9 @@ def run_search(config: Config, out: str | Path, *, generator: Generator | Callab
     console = console or Console(stderr=True)
     started = time.perf_counter()
 
-    def make_job(question: Question) -> TreeJob:
-        task = StepTask(domain, question, generator.render_chat, config.search)
-        return TreeJob(question=question, mcts=MCTS(question.id, config.search), task=task)
+    def make_search(question: Question):
+        mcts = MCTS(question.id, config.search)
+        return mcts.run(), mcts
 
     with Progress(
         TextColumn("[bold]search[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -100,13 +99,14 @@ def run_search(config: Config, out: str | Path, *, generator: Generator | Callab
                      f"  correct leaves {summary.correct_leaves}/{summary.finish_leaves}")
             progress.update(bar, completed=summary.questions, rates=rates)
 
-        def on_tick(stats: TickStats) -> None:
+        def on_tick(tick: Tick) -> None:
             nonlocal active_nodes
-            active_nodes = stats.active_nodes
-            summary.generated_tokens += stats.generated_tokens
+            active_nodes = sum(len(job.context.tree.nodes) for job in tick.active)
+            summary.generated_tokens += tick.generated_tokens
             refresh()
 
-        def on_tree_done(job: TreeJob, tree: Tree) -> None:
+        def on_tree_done(job: Job) -> None:
+            tree = job.context.tree
             record = build_record(
                 job.question, tree, domain=domain.name, model=config.model.spec, config_digest=digest,
                 seconds=time.perf_counter() - job.started, generated_tokens=job.generated_tokens,
@@ -121,7 +121,8 @@ def run_search(config: Config, out: str | Path, *, generator: Generator | Callab
             summary.solved += bool(record["pos"])
             refresh()
 
-        Scheduler(generator, make_job, trees_in_flight=config.search.trees_in_flight,
-                  on_tree_done=on_tree_done, on_tick=on_tick).run(todo)
+        Driver(generator, Sampling.of_search(config.search), in_flight=config.search.trees_in_flight,
+               on_done=on_tree_done, on_tick=on_tick).run(
+            todo, make_search, lambda q: StepPrompt(domain, q, generator.render_chat))
     summary.seconds = time.perf_counter() - started
     return summary

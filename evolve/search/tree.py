@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from evolve.reasoner.steps import STEP_ZERO
 from evolve.search.maths import comp_value
 
 Action = Literal["root", "reason", "finish"]
-STEP_ZERO = "Let's break down this problem step by step."
 
 
 @dataclass

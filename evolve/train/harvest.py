@@ -16,8 +16,7 @@ from typing import Iterable, Literal, Sequence
 
 from domains import Domain, Question
 from evolve.errors import EvolveError
-from evolve.search.task import continuation, serialise_steps, task_messages
-from evolve.search.tree import STEP_ZERO
+from evolve.reasoner.steps import STEP_ZERO, continuation, serialise_steps, task_messages
 
 Labeling = Literal["soft", "dual"]
 
