@@ -14,7 +14,8 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 
 from agents.config import AgentsConfig
-from agents.llm import BatchingGenerator, Model
+from agents.llm import Model
+from evolve.backends.batching import BatchingGenerator
 from agents.nodes.evolution import make_evolve
 from agents.nodes.generation import make_generate
 from agents.nodes.metareview import make_final_report, make_meta_review

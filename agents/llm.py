@@ -1,14 +1,11 @@
-"""How the agents talk to any `Generator`: seeded requests, one repair retry, and cross-thread batching.
+"""How the agents talk to any `Generator`: seeded requests and one repair retry.
 
-`Send` workers run in threads. `BatchingGenerator` gathers the requests that concurrent workers make
-within a short window into one backend call, so a fan-out of reviews or matches costs one batched
-`generate` instead of many serial ones, and a backend that is not thread-safe is only ever entered
-by one thread at a time.
+`Send` workers run in threads; `evolve.backends.batching.BatchingGenerator` merges their concurrent
+calls into one batched backend call (see `agents.graph.build_graph`).
 """
 
 from __future__ import annotations
 
-import threading
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -21,68 +18,6 @@ from agents.parsing import strip_think
 def seed_for(base: int, key: str) -> int:
     """A request seed from the run seed and a record id: re-running a task asks for the same samples."""
     return (base * 1_000_003 + zlib.crc32(key.encode())) % (2 ** 31)
-
-
-class _Slot:
-    def __init__(self, requests: Sequence[GenerationRequest]):
-        self.requests = list(requests)
-        self.result: list[list[Completion]] | None = None
-        self.error: BaseException | None = None
-
-
-class BatchingGenerator:
-    """Wraps a Generator; concurrent `generate` calls within `window` seconds share one inner call."""
-
-    def __init__(self, inner, window: float = 0.05):
-        self.inner = inner
-        self.window = window
-        self.name = getattr(inner, "name", "generator")
-        self.stats = inner.stats
-        self._cv = threading.Condition()
-        self._queue: list[_Slot] = []
-        self._busy = False
-
-    @property
-    def max_n(self):
-        return self.inner.max_n
-
-    def render_chat(self, messages):
-        return self.inner.render_chat(messages)
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
-        slot = _Slot(requests)
-        with self._cv:
-            self._queue.append(slot)
-            while slot.result is None and slot.error is None:
-                if self._busy:
-                    self._cv.wait()
-                    continue
-                self._busy = True
-                self._cv.wait(timeout=self.window)  # let the other workers of this fan-out join the batch
-                batch, self._queue = self._queue, []
-                self._cv.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._cv.acquire()
-                    self._busy = False
-                    self._cv.notify_all()
-        if slot.error is not None:
-            raise slot.error
-        return slot.result  # type: ignore[return-value]
-
-    def _run(self, batch: list[_Slot]) -> None:
-        flat = [r for slot in batch for r in slot.requests]
-        try:
-            out = self.inner.generate(flat) if flat else []
-        except BaseException as err:  # every waiting worker sees the backend's own error
-            for slot in batch:
-                slot.error = err
-            return
-        at = 0
-        for slot in batch:
-            slot.result = out[at:at + len(slot.requests)]
-            at += len(slot.requests)
 
 
 @dataclass

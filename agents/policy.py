@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from domains import Domain, Question
+from domains.answers import ANSWER_TYPES
 
 from agents.config import AgentsConfig
 from agents.elo import topk_stable, top_rising
@@ -120,9 +121,10 @@ def clean_plan(data: object, goal: str, domain: Domain) -> dict | None:
 def goal_question(goal: str, domain: Domain) -> Question | None:
     """A goal a domain can verify: an mcq goal with lettered option lines, or any yesno / numeric goal.
     Open goals (and text domains) return None and get open-ended hypotheses."""
-    if domain.answer_type in ("yesno", "numeric"):
+    verifiable = ANSWER_TYPES[domain.answer_type].goal
+    if verifiable == "always":
         return Question(id="goal", question=goal.strip(), answer="")
-    if domain.answer_type != "mcq":
+    if verifiable == "never":
         return None
     options: dict[str, str] = {}
     stem: list[str] = []

@@ -28,7 +28,7 @@ from evolve.config import EvalConfig
 
 from agents.config import AgentsConfig
 from agents.graph import build_graph, recursion_limit
-from agents.llm import BatchingGenerator
+from evolve.backends.batching import BatchingGenerator
 from agents.nodes.metareview import leaderboard
 from agents.runtime import question_dict
 

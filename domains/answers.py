@@ -13,15 +13,12 @@ import re
 import string
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Callable, Literal
 
 from domains.numbers import first_number, format_number, numbers_match, parse_number
 from domains.question import Question
 
 ANSWER_PHRASE = "The answer is"
-
-AnswerType = Literal["mcq", "yesno", "numeric", "text"]
-ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
 
 OPTION_LETTERS = "ABCDEFGHIJ"
 FUZZY_MIN, FUZZY_GAP = 0.85, 0.15  # a misspelt option text: this similar to one option, and this far ahead
@@ -232,15 +229,7 @@ def extract_text(span: str) -> str | None:
 
 def read_span(span: str, answer_type: str, options: dict[str, str] | None = None) -> str | None:
     """The canonical answer one answer span gives for `answer_type`, or None when it gives none."""
-    if answer_type == "mcq":
-        return extract_mcq(span, options)
-    if answer_type == "yesno":
-        return normalize_yesno(span)
-    if answer_type == "numeric":
-        return extract_number(span)
-    if answer_type == "text":
-        return extract_text(span)
-    raise AssertionError(f"unknown answer type {answer_type!r}")  # spec validation rules this out
+    return ANSWER_TYPES[answer_type].read(span, options)
 
 
 def extract_answer(text: str, answer_type: str, options: dict[str, str] | None = None) -> str | None:
@@ -263,18 +252,111 @@ def is_correct(
     """Whether `predicted` (canonical or lenient) answers `question`; None is never correct."""
     if predicted is None:
         return False
-    if answer_type == "mcq":
-        letter = normalize_letter(predicted)
-        if letter is None and question.options:
-            letter = match_option_text(predicted, question.options)
-        return letter == question.answer
-    if answer_type == "yesno":
-        return normalize_yesno(predicted) == question.answer
-    if answer_type == "numeric":
-        value, gold = parse_number(predicted), parse_number(question.answer)
-        if value is None or gold is None:
-            return False
-        return numbers_match(value, gold, abs_tol=tolerance.abs, rel_tol=tolerance.rel)
-    if answer_type == "text":
-        return normalize_text(predicted) == normalize_text(question.answer) != ""
-    raise AssertionError(f"unknown answer type {answer_type!r}")
+    return ANSWER_TYPES[answer_type].verify(predicted, question, tolerance)
+
+
+def _verify_mcq(predicted: str, question: Question, _tolerance: Tolerance) -> bool:
+    letter = normalize_letter(predicted)
+    if letter is None and question.options:
+        letter = match_option_text(predicted, question.options)
+    return letter == question.answer
+
+
+def _verify_numeric(predicted: str, question: Question, tolerance: Tolerance) -> bool:
+    value, gold = parse_number(predicted), parse_number(question.answer)
+    if value is None or gold is None:
+        return False
+    return numbers_match(value, gold, abs_tol=tolerance.abs, rel_tol=tolerance.rel)
+
+
+# ---- gold answers as files state them --------------------------------------------------------------
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _gold_yesno(value: Any) -> str:
+    word = str(value).strip().strip(".").lower()
+    if word not in YESNO_VALUES:
+        raise ValueError(f"answer '{_short(value)}' is not yes, no or maybe")
+    return word
+
+
+def _gold_numeric(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError(f"answer {value} is a boolean, not a number")
+    number = float(value) if isinstance(value, (int, float)) else parse_number(str(value))
+    if number is None:
+        raise ValueError(f"answer '{_short(value)}' is not a number (map the number itself, e.g. answer|after:####)")
+    return format_number(number)
+
+
+def _gold_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"answer is a {type(value).__name__}, not text (map a path to its text)")
+    return str(value).strip()
+
+
+# ---- the table -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """Everything that differs between answer types, in one place (domains, the CLI and the agents read it).
+
+    `read` gets the canonical answer from an answer span; `verify` checks a prediction against the gold
+    answer; `gold` turns a file's raw answer into the canonical one (None for mcq, whose gold answer is
+    resolved against its options); `instruction` asks the model for the answer (nothing a model could
+    copy); `example` is the worked example shown by default; `closed` means the answers come from a small
+    fixed set (a distribution lists every value); `goal` says when an agents goal of this type can be
+    verified: "always", "with-options" (lettered option lines) or "never" (an open goal); `options`
+    says questions carry lettered options, `tolerance` that `verify` reads the domain's tolerance.
+    """
+
+    read: Callable[[str, dict[str, str] | None], str | None]
+    verify: Callable[[str, Question, Tolerance], bool]
+    gold: Callable[[Any], str] | None
+    instruction: str
+    example: dict | None
+    closed: bool
+    goal: Literal["always", "with-options", "never"]
+    options: bool = False  # questions carry lettered options
+    tolerance: bool = False  # `verify` reads the domain's numeric tolerance
+
+
+# Without an example the embedded 135M model computes a sum and then never concludes: it wrote the
+# answer sentence on 14 of 40 additions. Shown this one first, it concluded on 40 of 40; for mcq an
+# example made it skip the reasoning (bench/prompt_sweep.py, bench/RESULTS.md).
+ANSWER_TYPES: dict[str, AnswerType] = {
+    "mcq": AnswerType(
+        read=extract_mcq,
+        verify=_verify_mcq,
+        gold=None,
+        instruction=f'Think step by step. End with one sentence that starts with "{ANSWER_PHRASE}" followed by the '
+                    "letter of the correct option.",
+        example=None, closed=True, goal="with-options", options=True),
+    "yesno": AnswerType(
+        read=lambda span, _options: normalize_yesno(span),
+        verify=lambda predicted, question, _t: normalize_yesno(predicted) == question.answer,
+        gold=_gold_yesno,
+        instruction=f'Think step by step, then finish with "{ANSWER_PHRASE} yes", "{ANSWER_PHRASE} no" or '
+                    f'"{ANSWER_PHRASE} maybe".',
+        example=None, closed=True, goal="always"),
+    "numeric": AnswerType(
+        read=lambda span, _options: extract_number(span),
+        verify=_verify_numeric,
+        gold=_gold_numeric,
+        instruction=f'Think step by step. End with one sentence that starts with "{ANSWER_PHRASE}" followed by the '
+                    "final number.",
+        example={"question": "What is 4 + 3?", "steps": ["4 + 3 = 7.", f"{ANSWER_PHRASE} 7."]},
+        closed=False, goal="always", tolerance=True),
+    "text": AnswerType(
+        read=lambda span, _options: extract_text(span),
+        verify=lambda predicted, question, _t: normalize_text(predicted) == normalize_text(question.answer) != "",
+        gold=_gold_text,
+        instruction=f'Think step by step. End with one sentence that starts with "{ANSWER_PHRASE}" followed by a '
+                    "short answer.",
+        example=None, closed=False, goal="never"),
+}

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from domains.answers import OPTION_LETTERS, YESNO_VALUES, normalize_letter, option_matches, tidy_text
+from domains.answers import ANSWER_TYPES, OPTION_LETTERS, normalize_letter, option_matches, tidy_text
 from domains.errors import DataFileError
 from domains.loaders import Record, read_records
 from domains.mapping import MissingField, TransformError, get_field
-from domains.numbers import format_number, parse_number
 from domains.question import Question
 from domains.spec import FieldsSpec
 
@@ -131,7 +130,7 @@ def convert_records(
         first_of_content[key] = (record.position, question)
         questions.append(question)
         kept.append(record)
-    if answer_type == "mcq" and fields.answer_format == "letter":
+    if ANSWER_TYPES[answer_type].options and fields.answer_format == "letter":
         questions, bad = _doubt_letters_among_texts(questions, kept, bad, fields)
     return Conversion(questions, bad, len(records), duplicates)
 
@@ -176,13 +175,16 @@ def row_to_question(record: Record, fields: FieldsSpec, answer_type: str, *, sou
         raise RowError(f"is a {type(data).__name__}, not an object", "malformed")
     question_text = _text(_required(data, fields.question, "question"), "question")
     options: dict[str, str] | None = None
-    if answer_type == "mcq":
+    if ANSWER_TYPES[answer_type].options:
         if fields.options is None:
             raise RowError("mcq needs options: map 'options' to a field")
         options, labels = _options(data, fields.options)
         answer = _mcq_answer(_required(data, fields.answer, "answer"), fields.answer_format, options, labels)
     else:
-        answer = _plain_answer(_required(data, fields.answer, "answer"), answer_type)
+        try:
+            answer = ANSWER_TYPES[answer_type].gold(_required(data, fields.answer, "answer"))
+        except ValueError as err:
+            raise RowError(str(err)) from None
     raw_id = _optional(data, fields.id)
     explanation = _optional(data, fields.explanation)
     context = _optional(data, fields.context)
@@ -342,22 +344,6 @@ def _mcq_answer(value: Any, answer_format: str, options: dict[str, str], labels:
     if letter not in options:
         raise RowError(f"answer '{letter}' is not among its options {shown}")
     return letter
-
-
-def _plain_answer(value: Any, answer_type: str) -> str:
-    if answer_type == "yesno":
-        word = str(value).strip().strip(".").lower()
-        if word not in YESNO_VALUES:
-            raise RowError(f"answer '{_short(value)}' is not yes, no or maybe")
-        return word
-    if answer_type == "numeric":
-        if isinstance(value, bool):
-            raise RowError(f"answer {value} is a boolean, not a number")
-        number = float(value) if isinstance(value, (int, float)) else parse_number(str(value))
-        if number is None:
-            raise RowError(f"answer '{_short(value)}' is not a number (map the number itself, e.g. answer|after:####)")
-        return format_number(number)
-    return _text(value, "answer")
 
 
 def _short(value: Any, limit: int = 40) -> str:

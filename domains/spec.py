@@ -30,7 +30,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domains.answers import AnswerType, Tolerance
+from domains.answers import ANSWER_TYPES, Tolerance
 from domains.errors import DomainSpecError
 
 AnswerFormat = Literal["letter", "index0", "index1", "text"]
@@ -124,7 +124,7 @@ class ToleranceSpec(_Strict):
 class DomainSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
-    answer_type: AnswerType
+    answer_type: str = Field(description=f"one of {', '.join(ANSWER_TYPES)}")
     prompt: PromptSpec
     splits: dict[str, str]
     fields: FieldsSpec = FieldsSpec()
@@ -137,6 +137,13 @@ class DomainSpec(_Strict):
         if "search" not in splits:
             raise ValueError("needs a 'search' split (the seed file), e.g. {search: seeds.jsonl, dev: dev.jsonl}")
         return splits
+
+    @field_validator("answer_type")
+    @classmethod
+    def _known_answer_type(cls, answer_type: str) -> str:
+        if answer_type not in ANSWER_TYPES:
+            raise ValueError(f"unknown answer type '{answer_type}'; use one of: {', '.join(ANSWER_TYPES)}")
+        return answer_type
 
     @field_validator("verifier")
     @classmethod

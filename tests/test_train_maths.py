@@ -115,7 +115,7 @@ class _CharTokenizer:
 
 
 def test_step_labels_sit_on_the_last_separator_token():
-    from evolve.train.tokenise import SEPARATOR, encode_steps
+    from evolve.prm.encoding import SEPARATOR, encode_steps
 
     tok = _CharTokenizer()
     enc = encode_steps(tok, "Q?", ["ab", "c"], max_length=None)
@@ -145,7 +145,7 @@ def test_policy_loss_only_on_completion_and_eos():
 
 
 def test_no_double_bos_when_the_template_writes_it():
-    from evolve.train.tokenise import encode_prompt
+    from evolve.backends.hf_text import encode_prompt
 
     class BosText(_CharTokenizer):
         def __call__(self, text, add_special_tokens=True):

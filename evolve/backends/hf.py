@@ -99,13 +99,12 @@ class HFGenerator:
         return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
 
     def encode(self, prompt: str) -> list[int]:
-        ids = list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
-        bos = self.tokenizer.bos_token_id
+        from evolve.backends.hf_text import encode_prompt
+
+        ids = encode_prompt(self.tokenizer, prompt)
         if not ids:  # an empty prompt: the model still needs one token to start from
+            bos = self.tokenizer.bos_token_id
             return [bos if bos is not None else self._pad_id]
-        # A chat template usually writes BOS as text already; don't let the tokenizer add a second.
-        if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
-            ids = ids[1:]
         return ids
 
     # -- generation -------------------------------------------------------------------------------

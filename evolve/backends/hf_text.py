@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["IncrementalDetokenizer", "find_stop"]
+__all__ = ["IncrementalDetokenizer", "encode_piece", "encode_prompt", "find_stop"]
 
 # Tokens of the prompt's end kept as context, so the first generated token decodes with its
 # leading space (SentencePiece drops it at the start of a decode).
@@ -68,3 +68,19 @@ class IncrementalDetokenizer:
         self._prefix_offset = self._read_offset = len(self._ids)
         self.text += delta
         return delta
+
+
+def encode_prompt(tokenizer: Any, text: str) -> list[int]:
+    """Ids of a prompt: the tokenizer's special tokens, but never two BOS (a chat template usually
+    writes BOS as text already). The one rule of how a prompt becomes ids, for generation, training
+    and scoring alike."""
+    ids = list(tokenizer(text, add_special_tokens=True)["input_ids"])
+    bos = tokenizer.bos_token_id
+    if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
+        ids = ids[1:]
+    return ids
+
+
+def encode_piece(tokenizer: Any, text: str) -> list[int]:
+    """Ids of a piece that continues a prompt (a completion, a step): no special tokens."""
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])

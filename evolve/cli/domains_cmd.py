@@ -49,10 +49,11 @@ def show_cmd(
     console.print(f"description: {domain.description}")
     console.print("splits: " + ", ".join(f"{split}={file}" for split, file in spec.splits.items()))
     # options and answer_format only mean something for mcq; csv_header only for header-less CSV files.
-    skipped = {"csv_header"} | (set() if domain.answer_type == "mcq" else {"options", "answer_format"})
+    kind = ANSWER_TYPES[domain.answer_type]
+    skipped = {"csv_header"} | (set() if kind.options else {"options", "answer_format"})
     fields = spec.fields.model_dump(exclude_none=True, exclude=skipped)
     console.print("fields: " + ", ".join(f"{key}={value}" for key, value in fields.items()))
-    if domain.answer_type == "numeric":
+    if kind.tolerance:
         console.print(f"tolerance: abs={domain.tolerance.abs:g} rel={domain.tolerance.rel:g}")
     if spec.verifier:
         console.print(f"verifier: {spec.verifier}")
@@ -97,7 +98,7 @@ def check_cmd(name: Annotated[str, typer.Argument(help="Domain name (see `evolve
 
 def _distribution(domain: Domain, questions: list[Question]) -> str:
     counts = Counter(q.answer for q in questions)
-    if domain.answer_type in ("mcq", "yesno"):
+    if ANSWER_TYPES[domain.answer_type].closed:
         items = sorted(counts.items())
     else:  # numbers and free text rarely repeat: the most common few say enough
         items = counts.most_common(5)

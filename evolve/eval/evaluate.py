@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,49 +16,14 @@ from domains import Domain, Question
 from evolve.backends.base import Generator
 from evolve.config import EvalConfig
 from evolve.errors import EvolveError
+from evolve.eval.report import render_markdown, render_plot
+from evolve.eval.results import EvalReport, ModeResult
 from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
 from evolve.infer.base import Solution
 from evolve.infer.solve import check_modes, run_modes
 from evolve.prm.base import StepScorer
 
 BOOTSTRAP_ITERS = 2000
-
-
-@dataclass
-class ModeResult:
-    mode: str
-    correct: int
-    n: int
-    accuracy: float
-    low: float  # 95% Wilson interval
-    high: float
-    mean_tokens: float  # generated tokens per question
-    seconds: float  # wall time
-    shared: bool = False  # its samples were shared with the other N-sample modes
-
-
-@dataclass
-class EvalReport:
-    domain: str
-    model: str
-    label: str
-    questions: int
-    modes: list[ModeResult]
-    split: str = ""  # which split (or file) the questions came from
-    comparisons: list[dict[str, Any]] = field(default_factory=list)  # each mode against the first
-    records: list[dict[str, Any]] = field(default_factory=list)  # per question, for error analysis
-    config: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
-    out_dir: str | None = None
-    groups: list[dict[str, Any]] = field(default_factory=list)  # per value of `config.by`, every mode's accuracy
-
-    def summary(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("records")
-        return data
-
-    def mode(self, name: str) -> ModeResult:
-        return next(m for m in self.modes if m.mode == name)
 
 
 def mode_result(mode: str, correct: Sequence[bool], tokens: Sequence[int], seconds: float, shared: bool) -> ModeResult:
@@ -139,8 +103,6 @@ def evaluate(questions: Sequence[Question], domain: Domain, generator: Generator
 
 
 def write_report(report: EvalReport, out_dir: str | Path) -> None:
-    from evolve.eval.report import render_markdown, render_plot
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     report.out_dir = str(out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evolve.eval.evaluate import EvalReport
+from evolve.eval.results import EvalReport
 
 
 def render_markdown(report: EvalReport) -> str:

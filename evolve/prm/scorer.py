@@ -1,8 +1,7 @@
 """A trained PRM as a `StepScorer`: every step of a batch of trajectories scored in one forward pass.
 
-Each trajectory is tokenised by `evolve.train.tokenise.encode_steps`, the same function training
-used, and the model's P(class 1) is read at each step's separator position. Causal attention makes
-this equal to scoring each prefix on its own, at one pass per batch instead of one per step.
+Each trajectory is encoded by `evolve.prm.encoding`, the same encoding training used, and the model's
+P(class 1) is read at each step's separator position, in one pass per batch.
 """
 
 from __future__ import annotations
@@ -13,37 +12,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evolve.errors import ModelSpecError
-from evolve.train.models import IDENTITY_KEYS, base_identity, load_tokenizer, quiet_loading, torch_threads
-from evolve.train.tokenise import SEPARATOR, EncodedSteps, encode_steps
+from evolve.backends.hf_loading import IDENTITY_KEYS, base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 
-__all__ = ["HFStepScorer", "load_prm", "read_prm_meta", "step_probabilities", "PRM_META"]
+__all__ = ["HFStepScorer", "load_prm", "read_prm_meta", "PRM_META"]
 
 PRM_META = "prm.json"
-
-
-def step_probabilities(model: Any, encoded: Sequence[EncodedSteps], *, pad_id: int,
-                       batch_size: int = 8) -> list[list[float]]:
-    """P(class 1) at every label position, one right-padded forward pass per batch of trajectories."""
-    import torch
-
-    result: list[list[float]] = [[] for _ in encoded]
-    # Similar lengths together: less padding to compute.
-    todo = sorted((i for i, e in enumerate(encoded) if e.positions), key=lambda i: len(encoded[i].input_ids))
-    with torch.inference_mode():
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
-            width = max(len(encoded[i].input_ids) for i in chunk)
-            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                n = len(encoded[i].input_ids)
-                ids[row, :n] = torch.tensor(encoded[i].input_ids)
-                mask[row, :n] = 1
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            probs = torch.softmax(logits.float(), dim=-1)[..., 1]
-            for row, i in enumerate(chunk):
-                result[i] = probs[row, encoded[i].positions].tolist()
-    return result
 
 
 class HFStepScorer:

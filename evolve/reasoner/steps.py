@@ -30,9 +30,14 @@ STEP_STOP = ("\nStep",)
 _STEP_BOUNDARY = re.compile(r"\n\s*(?:\*\*)?Step\s*\d+\s*:(?:\*\*)?\s*", re.IGNORECASE)
 
 
+def step_line(index: int, text: str) -> str:
+    """One step as it is written: `Step 3: text`."""
+    return f"Step {index}: {text}"
+
+
 def solution_text(steps: Sequence[str]) -> str:
     """A whole solution (step 0 first) as the model writes it: `Step 0: ...\n\nStep 1: ...`."""
-    return "\n\n".join(f"Step {i}: {text}" for i, text in enumerate(steps))
+    return "\n\n".join(step_line(i, text) for i, text in enumerate(steps))
 
 
 def serialise_steps(steps: Sequence[str]) -> str:
@@ -57,7 +62,7 @@ def parse_solution(text: str) -> list[str]:
 
 def render_steps(steps: Sequence[str]) -> str:
     """Steps 1.. for people: one `Step i: text` line each."""
-    return "\n".join(f"Step {i}: {s}" for i, s in enumerate(steps, start=1))
+    return "\n".join(step_line(i, s) for i, s in enumerate(steps, start=1))
 
 
 def task_messages(domain: Domain, question: Question, *, system_note: str | None = None,

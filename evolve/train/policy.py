@@ -16,8 +16,8 @@ from typing import Any, Sequence
 from evolve.config import PolicyConfig
 from evolve.errors import ConfigError, ModelSpecError, TrainingError
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
-from evolve.train.models import (base_identity, load_tokenizer, lora_config, quiet_loading, resolve_base,
-                                 save_atomic, torch_threads, wrap_lora)
+from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
 from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat_template
 
 __all__ = ["TrainResult", "train_policy", "POLICY_KEYS"]

@@ -20,9 +20,9 @@ from evolve.errors import TrainingError
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
 from evolve.train.maths import holdout_split, step_metrics
-from evolve.train.models import (base_identity, load_tokenizer, lora_config, quiet_loading, resolve_base,
-                                 save_atomic, torch_threads, wrap_lora)
-from evolve.train.tokenise import SEPARATOR, EncodedSteps, encode_steps
+from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
+from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
 
 __all__ = ["PRMResult", "train_prm", "PRM_VERSION", "HEAD_MODULES"]
 
@@ -117,8 +117,6 @@ def _step_loss(labeling: str):
 
 
 def _heldout_metrics(model: Any, examples: Sequence[StepExample], pad_id: int, batch_size: int) -> dict:
-    from evolve.prm.scorer import step_probabilities
-
     probs = step_probabilities(model, [e.encoded for e in examples], pad_id=pad_id, batch_size=batch_size)
     return step_metrics([p for ps in probs for p in ps], [v for e in examples for v in e.labels])
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from evolve.backends.hf_text import encode_piece, encode_prompt
 from evolve.errors import ModelSpecError
 
-__all__ = ["SEPARATOR", "EncodedSteps", "PolicyExample", "encode_prompt", "encode_policy_row", "encode_steps",
-           "render_prompt", "require_chat_template", "step_text"]
-
-SEPARATOR = "\n\n"
+__all__ = ["PolicyExample", "encode_policy_row", "render_prompt", "require_chat_template"]
 
 
 def require_chat_template(tokenizer: Any, where: str) -> None:
@@ -35,19 +33,6 @@ def render_prompt(tokenizer: Any, messages: list[dict]) -> str:
     return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
 
 
-def encode_prompt(tokenizer: Any, text: str) -> list[int]:
-    """Ids of a prompt as `HFGenerator.encode` makes them (special tokens, but never two BOS)."""
-    ids = list(tokenizer(text, add_special_tokens=True)["input_ids"])
-    bos = tokenizer.bos_token_id
-    # A chat template usually writes BOS as text already; the tokenizer must not add a second.
-    if bos is not None and len(ids) >= 2 and ids[0] == bos and ids[1] == bos:
-        ids = ids[1:]
-    return ids
-
-
-def _piece(tokenizer: Any, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
-
 
 @dataclass(frozen=True)
 class PolicyExample:
@@ -63,7 +48,7 @@ def encode_policy_row(tokenizer: Any, row: dict, max_length: int) -> PolicyExamp
     `max_length`; None when no target token is left.
     """
     prompt = encode_prompt(tokenizer, render_prompt(tokenizer, row["messages"]) + row["prefix"])
-    target = _piece(tokenizer, row["completion"])
+    target = encode_piece(tokenizer, row["completion"])
     if tokenizer.eos_token_id is not None:
         target.append(int(tokenizer.eos_token_id))
     ids = (prompt + target)[:max_length]
@@ -73,33 +58,3 @@ def encode_policy_row(tokenizer: Any, row: dict, max_length: int) -> PolicyExamp
     return PolicyExample(ids, labels)
 
 
-def step_text(index: int, text: str) -> str:
-    """Step `index` (1..) as the search serialises it."""
-    return f"Step {index}: {text}"
-
-
-@dataclass(frozen=True)
-class EncodedSteps:
-    input_ids: list[int]
-    positions: list[int]  # per kept step, the index of its separator's last token
-
-    @property
-    def steps(self) -> int:
-        return len(self.positions)
-
-
-def encode_steps(tokenizer: Any, prompt: str, steps: Sequence[str], max_length: int | None,
-                 separator: str = SEPARATOR) -> EncodedSteps:
-    """`prompt + sep`, then `Step i: text` + sep for steps 1.. ; the label of step i sits on the
-    last token of its separator. Trailing steps whose label would fall past `max_length` are
-    dropped (never a label position cut off its step)."""
-    ids = encode_prompt(tokenizer, prompt + separator)
-    sep = _piece(tokenizer, separator)
-    positions: list[int] = []
-    for index, text in enumerate(steps, start=1):
-        piece = _piece(tokenizer, step_text(index, text)) + sep
-        if max_length is not None and len(ids) + len(piece) > max_length:
-            break
-        ids.extend(piece)
-        positions.append(len(ids) - 1)
-    return EncodedSteps(ids, positions)
