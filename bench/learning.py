@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
 
-    from rich.console import Console
+    from evolve.cli.render import progress_sink
 
     from evolve.config import load_config
     from evolve.rounds.runner import run_rounds
@@ -100,8 +100,8 @@ def main() -> None:
     test_file = ensure_domain("arc-easy-test", ARC / "test.jsonl") / "seeds.jsonl"
     overrides = [f"eval.split={test_file}", *args.overrides, *([f"run.rounds={args.rounds}"] if args.rounds else [])]
     config = load_config(args.config, overrides)
-    run_rounds(config, args.out, force=args.force, console=Console(stderr=True), show_progress=not args.quiet,
-               redo_eval=args.redo_eval)
+    with progress_sink(args.quiet) as events:
+        run_rounds(config, args.out, force=args.force, events=events, redo_eval=args.redo_eval)
     result = analyse(args.out, config.run.rounds)
     (args.out / "learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     text = markdown(result)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from domains.errors import DomainError, UserFacingError  # the CLI handles both families alike
 
-__all__ = ["UserFacingError", "EvolveError", "ConfigError", "ModelSpecError", "MissingExtraError", "BackendError", "TrainingError", "DomainError"]
+__all__ = ["UserFacingError", "EvolveError", "ConfigError", "ModelSpecError", "MissingExtraError", "BackendError",
+           "TrainingError", "DomainError", "Interrupted"]
 
 
 class EvolveError(UserFacingError):
@@ -42,3 +43,11 @@ class BackendError(EvolveError):
 class TrainingError(EvolveError):
     """Policy or PRM training cannot start or go on (no usable rows, an output folder holding
     another run, ...)."""
+
+
+class Interrupted(EvolveError):
+    """Ctrl-C during a resumable command: `saved` says what is kept, and the CLI adds how to resume."""
+
+    def __init__(self, saved: str):
+        super().__init__(f"interrupted; {saved}")
+        self.saved = saved

@@ -293,7 +293,7 @@ def trained_policy(model_dir, tmp_path_factory) -> tuple[Path, str]:
     config = PolicyConfig(lora={"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "target_modules": "all-linear"},
                           epochs=12, batch_size=2, learning_rate=3e-3, checkpoint_every=100)
     result = train_policy([row, row], base_dir=model_dir, out_dir=tmp_path_factory.mktemp("policy"),
-                          config=config, progress=False)
+                          config=config)
     prompt = render_prompt(AutoTokenizer.from_pretrained(str(model_dir)), row["messages"]) + row["prefix"]
     return Path(result.adapter_dir), prompt
 

@@ -68,18 +68,18 @@ class HalfScorer:
 
 
 def test_solve_with_a_prm_prints_step_scores(tmp_path, tiny_model_dir, capsys, monkeypatch):
-    from evolve.cli import solve_cmd
+    from evolve import api
 
-    monkeypatch.setattr(solve_cmd, "load_scorer", lambda prm, config: HalfScorer())
+    monkeypatch.setattr(api, "build_scorer", lambda prm, config: HalfScorer())
     code, stdout, _ = run_cli(["solve", "Is ice cold?", "--domain", "science", "--mode", "pvs", "--n", "2",
                                "--prm", str(tmp_path), "--model", str(tiny_model_dir), *TINY], capsys)
     assert code == 0 and "Step 1 [0.500]:" in stdout and "mode pvs, 2 candidate(s)" in stdout
 
 
 def test_eval_step_modes_with_a_prm(tmp_path, tiny_model_dir, capsys, monkeypatch):
-    from evolve.cli import eval_cmd
+    from evolve import api
 
-    monkeypatch.setattr(eval_cmd, "load_scorer", lambda prm, config: HalfScorer())
+    monkeypatch.setattr(api, "build_scorer", lambda prm, config: HalfScorer())
     out = tmp_path / "ev"
     budget = ["--set", "eval.max_steps=2", "--set", "eval.beam_width=1", "--set", "eval.beam_expansions=2",
               "--set", "eval.mcts_iterations=2", "--set", "eval.mcts_children=2"]

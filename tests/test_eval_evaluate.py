@@ -9,6 +9,8 @@ from domains import Question, load_domain
 from evolve.backends.scripted import ScriptedGenerator
 from evolve.config import EvalConfig
 from evolve.errors import ConfigError, EvolveError
+from evolve.api import Reasoner
+from evolve.config import Config
 from evolve.eval.evaluate import evaluate
 
 DOMAIN = load_domain("science")
@@ -38,8 +40,7 @@ def respond(request, index):
 def test_evaluate_exact_and_files(tmp_path):
     generator, scorer = ScriptedGenerator(respond), TagScorer()
     config = EvalConfig(modes=["cot", "sc", "pvs", "bon-last", "bon-min"], n=4)
-    report = evaluate(QUESTIONS, DOMAIN, generator, config, scorer=scorer, out_dir=tmp_path / "ev", label="r1",
-                      progress=False)
+    report = evaluate(QUESTIONS, Reasoner(Config(eval=config), DOMAIN, generator, scorer), out_dir=tmp_path / "ev", label="r1")
     assert generator.batch_sizes == [4, 4] and scorer.calls == 4  # cot, then one shared draw and PRM pass
     by_mode = {m.mode: m for m in report.modes}
     # cot: q0 A (right), q1-q3 B (q1 right) -> 2/4. sc: B everywhere -> q1 only. pvs: A 0.9 vs B 0.5 vs C 0.95 -> C.
@@ -71,12 +72,12 @@ def test_evaluate_exact_and_files(tmp_path):
 def test_evaluate_refuses_before_work():
     generator = ScriptedGenerator(respond, max_n=2)
     with pytest.raises(ConfigError, match="generator.max_n"):
-        evaluate(QUESTIONS, DOMAIN, generator, EvalConfig(modes=["cot", "sc"], n=4), progress=False)
+        evaluate(QUESTIONS, Reasoner(Config(eval=EvalConfig(modes=["cot", "sc"], n=4)), DOMAIN, generator))
     with pytest.raises(ConfigError) as err:
-        evaluate(QUESTIONS, DOMAIN, generator, EvalConfig(modes=["cot", "pvs"], n=2), progress=False)
+        evaluate(QUESTIONS, Reasoner(Config(eval=EvalConfig(modes=["cot", "pvs"], n=2)), DOMAIN, generator))
     assert err.value.one_line().startswith("--prm: mode pvs needs a process reward model")
     with pytest.raises(EvolveError, match="no questions"):
-        evaluate([], DOMAIN, generator, EvalConfig(modes=["cot"]), progress=False)
+        evaluate([], Reasoner(Config(eval=EvalConfig(modes=["cot"])), DOMAIN, generator))
     assert generator.stats.calls == 0
 
 
@@ -85,8 +86,8 @@ def test_accuracy_per_metadata_value_with_intervals(tmp_path):
 
     subjects = ["anatomy", "anatomy", "physiology", "physiology"]
     questions = [replace(q, meta={"subject": s}) for q, s in zip(QUESTIONS, subjects)]
-    report = evaluate(questions, DOMAIN, ScriptedGenerator(respond), EvalConfig(modes=["cot"], by="subject"),
-                      out_dir=tmp_path / "ev", progress=False, split="dev")
+    report = evaluate(questions, Reasoner(Config(eval=EvalConfig(modes=["cot"], by="subject")), DOMAIN, ScriptedGenerator(respond)),
+                      out_dir=tmp_path / "ev", split="dev")
     # cot is right on q0 and q1 only: both anatomy questions
     assert [(g["value"], g["n"], g["modes"]["cot"]["correct"]) for g in report.groups] == [("anatomy", 2, 2),
                                                                                           ("physiology", 2, 0)]
@@ -96,6 +97,6 @@ def test_accuracy_per_metadata_value_with_intervals(tmp_path):
     assert json.loads((tmp_path / "ev" / "eval.json").read_text())["split"] == "dev"
     generator = ScriptedGenerator(respond)
     with pytest.raises(EvolveError) as err:
-        evaluate(questions, DOMAIN, generator, EvalConfig(modes=["cot"], by="year"), progress=False)
+        evaluate(questions, Reasoner(Config(eval=EvalConfig(modes=["cot"], by="year")), DOMAIN, generator))
     assert err.value.one_line() == "--by year: no question has a metadata field 'year' -- fix: fields there: subject"
     assert generator.stats.calls == 0

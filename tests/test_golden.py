@@ -92,15 +92,17 @@ SEARCH = ["search.root_children=3", "search.children=2", "search.max_nodes=9", "
 
 
 def test_search_output_is_unchanged(tmp_path):
+    from evolve.api import Reasoner
     from evolve.search.runner import run_search
 
     config = load_config(None, SEARCH)
-    run_search(config, tmp_path / "trees.jsonl", generator=ScriptedGenerator(respond), show_progress=False)
+    run_search(Reasoner.from_config(config, generator=ScriptedGenerator(respond)), tmp_path / "trees.jsonl")
     check(tmp_path, ["trees.jsonl"], GOLDEN / "search")
 
 
 def test_eval_output_is_unchanged(tmp_path):
     from domains import load_domain
+    from evolve.api import Reasoner
     from evolve.eval.evaluate import evaluate
 
     config = load_config(None, ["eval.modes=[cot, sc, pvs, bon-last, bon-min, beam, mcts]", "eval.n=4",
@@ -108,8 +110,8 @@ def test_eval_output_is_unchanged(tmp_path):
                                 "eval.mcts_iterations=3", "eval.mcts_children=2", "eval.seed=2"])
     domain = load_domain("science")
     questions = domain.load_split("dev", limit=4)
-    evaluate(questions, domain, ScriptedGenerator(respond), config.eval, scorer=TagScorer(), out_dir=tmp_path,
-             label="golden", progress=False, split="dev")
+    evaluate(questions, Reasoner(config, domain, ScriptedGenerator(respond), TagScorer()), out_dir=tmp_path,
+             label="golden", split="dev")
     check(tmp_path, ["eval.json", "eval.md", "questions.jsonl"], GOLDEN / "eval")
 
 
@@ -121,7 +123,7 @@ def test_run_output_is_unchanged(tmp_path, tiny_model_dir):
     config = load_config(None, [*SEARCH, f"model.spec={tiny_model_dir}", "model.threads=1", "prm.enabled=false",
                                 "eval.modes=[cot, sc]", "eval.limit=3", "eval.n=3", "run.rounds=1",
                                 "policy.epochs=1", "policy.batch_size=2", f"policy.lora={lora}"])
-    run_rounds(config, tmp_path, factory=lambda lora_dir: ScriptedGenerator(respond), show_progress=False)
+    run_rounds(config, tmp_path, factory=lambda lora_dir: ScriptedGenerator(respond))
     names = ["round-0/manifest.json", "round-0/eval/eval.json", "round-0/eval/questions.jsonl",
              "round-1/trees.jsonl", "round-1/data/policy.parquet", "round-1/data/prm.parquet",
              "round-1/eval/eval.json", "round-1/eval/questions.jsonl", "report.md"]

@@ -156,7 +156,7 @@ KILLABLE_RUN = textwrap.dedent("""
 
     if __name__ == "__main__":
         config = Config.model_validate(yaml.safe_load(open(sys.argv[1])))
-        run_rounds(config, sys.argv[2], factory=lambda lora: ScriptedGenerator(slow), show_progress=False)
+        run_rounds(config, sys.argv[2], factory=lambda lora: ScriptedGenerator(slow))
 """)
 
 
@@ -227,7 +227,6 @@ def test_more_samples_than_the_backend_allows_is_refused_before_any_work(tmp_pat
     config = load_config(None, [f"model.spec={tiny_model_dir}", "search.rollout_base=2", "search.children=2",
                                 "search.root_children=2", "search.rollout_min=1", "eval.n=8"])
     with pytest.raises(ConfigError, match=r"eval.n=8 asks for more samples .* allows \(4\)") as info:
-        run_rounds(config, tmp_path / "run", factory=lambda lora: ScriptedGenerator(pseudo_model, max_n=4),
-                   show_progress=False)
+        run_rounds(config, tmp_path / "run", factory=lambda lora: ScriptedGenerator(pseudo_model, max_n=4))
     assert info.value.where == "eval.n"
     assert not (tmp_path / "run" / "round-0").exists()

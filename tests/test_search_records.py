@@ -14,6 +14,7 @@ import pytest
 from evolve.backends.scripted import ScriptedGenerator
 from evolve.config import load_config
 from evolve.search.records import TreeFileError, TreeWriter, read_records
+from evolve.api import Reasoner
 from evolve.search.runner import run_search
 from tests.test_driver import pseudo_model
 
@@ -27,19 +28,19 @@ def small_config(limit, domain="medqa", extra=()):
 
 def test_resume_skips_finished_questions(tmp_path):
     out = tmp_path / "trees.jsonl"
-    first = run_search(small_config(3), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    first = run_search(Reasoner.from_config(small_config(3), generator=ScriptedGenerator(pseudo_model)), out)
     assert (first.questions, first.skipped) == (3, 0)
-    second = run_search(small_config(5), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    second = run_search(Reasoner.from_config(small_config(5), generator=ScriptedGenerator(pseudo_model)), out)
     assert (second.questions, second.skipped) == (2, 3)
     ids = [r["id"] for r in read_records(out)]
     assert sorted(ids) == sorted(set(ids)) and len(ids) == 5
-    again = run_search(small_config(5), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    again = run_search(Reasoner.from_config(small_config(5), generator=ScriptedGenerator(pseudo_model)), out)
     assert (again.questions, again.skipped) == (0, 5)
 
 
 def test_records_load_with_datasets(tmp_path):
     out = tmp_path / "trees.jsonl"
-    summary = run_search(small_config(4), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    summary = run_search(Reasoner.from_config(small_config(4), generator=ScriptedGenerator(pseudo_model)), out)
     from datasets import load_dataset
 
     ds = load_dataset("json", data_files=str(out), split="train", cache_dir=str(tmp_path / "hf"))
@@ -52,7 +53,7 @@ def test_records_load_with_datasets(tmp_path):
 
 def test_torn_last_line_is_cut_on_resume(tmp_path):
     out = tmp_path / "trees.jsonl"
-    run_search(small_config(2), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    run_search(Reasoner.from_config(small_config(2), generator=ScriptedGenerator(pseudo_model)), out)
     whole = out.read_bytes()
     out.write_bytes(whole + b'{"version":1,"id":"medqa-0')  # a crash in the middle of a write
     assert len(list(read_records(out))) == 2  # readers never see the fragment
@@ -62,14 +63,13 @@ def test_torn_last_line_is_cut_on_resume(tmp_path):
 
 def test_other_domain_or_config_is_refused(tmp_path):
     out = tmp_path / "trees.jsonl"
-    run_search(small_config(1), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    run_search(Reasoner.from_config(small_config(1), generator=ScriptedGenerator(pseudo_model)), out)
     with pytest.raises(TreeFileError, match="domain 'medqa', not 'science'"):
-        run_search(small_config(1, domain="science"), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+        run_search(Reasoner.from_config(small_config(1, domain="science"), generator=ScriptedGenerator(pseudo_model)), out)
     with pytest.raises(TreeFileError, match="another config"):
-        run_search(small_config(2, extra=["search.seed=5"]), out, generator=ScriptedGenerator(pseudo_model),
-                   show_progress=False)
-    forced = run_search(small_config(2, extra=["search.seed=5"]), out, generator=ScriptedGenerator(pseudo_model),
-                        force=True, show_progress=False)
+        run_search(Reasoner.from_config(small_config(2, extra=["search.seed=5"]), generator=ScriptedGenerator(pseudo_model)), out)
+    forced = run_search(Reasoner.from_config(small_config(2, extra=["search.seed=5"]),
+                                             generator=ScriptedGenerator(pseudo_model)), out, force=True)
     assert forced.questions == 1
 
 
@@ -85,6 +85,7 @@ SLOW_SEARCH = textwrap.dedent("""
     import sys, time
     from evolve.backends.scripted import ScriptedGenerator
     from evolve.config import load_config
+    from evolve.api import Reasoner
     from evolve.search.runner import run_search
     from tests.test_driver import pseudo_model
 
@@ -94,7 +95,7 @@ SLOW_SEARCH = textwrap.dedent("""
 
     if __name__ == "__main__":
         cfg = load_config(None, {small} + ["search.limit=12"])
-        run_search(cfg, sys.argv[1], generator=ScriptedGenerator(slow), show_progress=False)
+        run_search(Reasoner.from_config(cfg, generator=ScriptedGenerator(slow)), sys.argv[1])
 """)
 
 
@@ -113,7 +114,7 @@ def test_kill_9_mid_search_loses_only_trees_in_flight(tmp_path):
     assert 3 <= len(survived) < 12, "the kill should land mid-search"
     for line in out.read_bytes().splitlines(keepends=True)[:-1]:
         json.loads(line)
-    run_search(small_config(12), out, generator=ScriptedGenerator(pseudo_model), show_progress=False)
+    run_search(Reasoner.from_config(small_config(12), generator=ScriptedGenerator(pseudo_model)), out)
     ids = [r["id"] for r in read_records(out)]
     assert len(ids) == 12 and len(set(ids)) == 12
     assert ids[: len(survived)] == survived

@@ -41,8 +41,7 @@ def test_training_changes_lora_only_and_loads_in_the_hf_backend(tiny_model_dir, 
 
     from evolve.backends import GenerationRequest, load_generator
 
-    result = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "run", config=config(merge=True),
-                          progress=False)
+    result = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "run", config=config(merge=True))
     assert result.finished and result.steps == 6 and len(result.losses) == 6 and result.examples == 6
     assert result.resumed_from is None and result.tokens > 0 and result.seconds > 0
     adapter = load_adapter(result.adapter_dir)
@@ -77,7 +76,7 @@ def test_loop_leaves_every_base_parameter_bit_identical(tiny_model_dir, tmp_path
     examples, _ = _encode(load_tokenizer(tiny_model_dir), policy_rows(4), 256)
     with torch_threads(None, model):
         outcome = run_loop(model, examples, _collate(0), _causal_loss, config=config(epochs=1), out_dir=tmp_path,
-                           fingerprint="x", progress=False)
+                           fingerprint="x")
     assert outcome.finished and outcome.steps == 2
     after = dict(model.named_parameters())
     lora = [n for n in before if "lora_" in n]
@@ -87,60 +86,60 @@ def test_loop_leaves_every_base_parameter_bit_identical(tiny_model_dir, tmp_path
 
 def test_resume_after_a_stop_ends_where_an_uninterrupted_run_ends(tiny_model_dir, tmp_path):
     rows = policy_rows()
-    whole = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "whole", config=config(), progress=False)
-    part = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config(), progress=False,
+    whole = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "whole", config=config())
+    part = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config(),
                         stop_after=3)
     assert not part.finished and part.adapter_dir is None and part.steps == 3
     assert not (tmp_path / "cut" / "done.json").exists()
-    resumed = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config(), progress=False)
+    resumed = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config())
     assert resumed.resumed_from == 3 and resumed.steps == 6
     assert resumed.losses == whole.losses
     a, b = load_adapter(whole.adapter_dir), load_adapter(resumed.adapter_dir)
     assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
     # a finished folder answers at once with the saved result
-    again = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config(), progress=False)
+    again = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config())
     assert again == resumed
 
 
 def test_continuing_from_a_previous_adapter(tiny_model_dir, tmp_path):
-    first = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r1", config=config(epochs=1),
-                         progress=False)
+    first = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r1", config=config(epochs=1))
     second = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r2",
-                          config=config(epochs=1, from_base=False), init_adapter=first.adapter_dir, progress=False)
+                          config=config(epochs=1, from_base=False), init_adapter=first.adapter_dir)
     a, b = load_adapter(first.adapter_dir), load_adapter(second.adapter_dir)
     assert a.keys() == b.keys() and any(not a[k].equal(b[k]) for k in a)
     with pytest.raises(ModelSpecError, match="not a PEFT LoRA adapter"):
         train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r3", config=config(from_base=False),
-                     init_adapter=tmp_path, progress=False)
+                     init_adapter=tmp_path)
     with pytest.raises(ConfigError, match="from_base is true"):
         train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r4", config=config(),
-                     init_adapter=first.adapter_dir, progress=False)
+                     init_adapter=first.adapter_dir)
 
 
 def test_bad_input_fails_before_any_work(tiny_model_dir, tiny_model_dir_no_template, tmp_path):
     with pytest.raises(ModelSpecError, match="no chat template") as err:
-        train_policy(policy_rows(), base_dir=tiny_model_dir_no_template, out_dir=tmp_path / "a", config=config(),
-                     progress=False)
+        train_policy(policy_rows(), base_dir=tiny_model_dir_no_template, out_dir=tmp_path / "a", config=config())
     assert "\n" not in err.value.one_line() and not (tmp_path / "a").exists()
     with pytest.raises(TrainingError, match="no policy rows"):
-        train_policy([], base_dir=tiny_model_dir, out_dir=tmp_path / "b", config=config(), progress=False)
+        train_policy([], base_dir=tiny_model_dir, out_dir=tmp_path / "b", config=config())
     with pytest.raises(ConfigError) as err:
         train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "c",
-                     config=config(lora={"r": 4, "rank_typo": 3}), progress=False)
+                     config=config(lora={"r": 4, "rank_typo": 3}))
     assert err.value.where == "policy.lora"
     with pytest.raises(TrainingError, match="lacks text field"):
-        train_policy([{"messages": "s"}], base_dir=tiny_model_dir, out_dir=tmp_path / "d", config=config(),
-                     progress=False)
+        train_policy([{"messages": "s"}], base_dir=tiny_model_dir, out_dir=tmp_path / "d", config=config())
 
 
 def test_a_folder_holding_another_run_is_not_resumed(tiny_model_dir, tmp_path):
-    train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path, config=config(), progress=True,
+    events = []
+    train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path, config=config(), events=events.append,
                  stop_after=1)
+    # progress after the start and after the one step taken, with its loss
+    assert [(e.task, e.done, e.total) for e in events] == [("policy", 0, 6), ("policy", 1, 6)]
+    assert "loss" in events[1].info and "loss" not in events[0].info
     with pytest.raises(TrainingError, match="other data, settings") as err:
-        train_policy(policy_rows(3), base_dir=tiny_model_dir, out_dir=tmp_path, config=config(), progress=False)
+        train_policy(policy_rows(3), base_dir=tiny_model_dir, out_dir=tmp_path, config=config())
     assert err.value.where == str(tmp_path)
     json.loads((tmp_path / "checkpoints" / "step-0000001" / "state.json").read_text())
     # how often checkpoints are written is no reason to refuse a resume
-    resumed = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path, config=config(checkpoint_every=5),
-                           progress=False)
+    resumed = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path, config=config(checkpoint_every=5))
     assert resumed.resumed_from == 1 and resumed.finished

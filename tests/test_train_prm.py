@@ -53,7 +53,7 @@ def mean(values):
 @pytest.fixture(scope="module")
 def soft_prm(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("prm-soft")
-    return train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=out, config=config(), progress=False)
+    return train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=out, config=config())
 
 
 def test_soft_prm_learns_and_saves_a_tied_adapter(soft_prm, tiny_model_dir):
@@ -109,15 +109,15 @@ def test_dual_prm_learns_and_resumes_to_the_same_result(tiny_model_dir, tmp_path
     rows = [{**r, "completions": np.array(r["completions"], dtype=object), "labels": np.array(r["labels"])}
             for r in prm_rows("dual")]
     whole = train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "whole", config=config(labeling="dual",
-                      lora={**LORA, "lora_dropout": 0.1}), progress=False)
+                      lora={**LORA, "lora_dropout": 0.1}))
     assert mean(whole.losses[-4:]) < 0.8 * mean(whole.losses[:4])
     assert whole.metrics["auc"] >= 0.9  # good steps outrank bad ones on held-out questions
     cut = tmp_path / "cut"
     part = train_prm(rows, base_dir=tiny_model_dir, out_dir=cut, config=config(labeling="dual",
-                     lora={**LORA, "lora_dropout": 0.1}), progress=False, stop_after=5)
+                     lora={**LORA, "lora_dropout": 0.1}), stop_after=5)
     assert not part.finished and part.prm_dir is None
     resumed = train_prm(rows, base_dir=tiny_model_dir, out_dir=cut, config=config(labeling="dual",
-                        lora={**LORA, "lora_dropout": 0.1}), progress=False)
+                        lora={**LORA, "lora_dropout": 0.1}))
     assert resumed.resumed_from == 5 and resumed.losses == whole.losses and resumed.metrics == whole.metrics
     _same_adapter(whole.prm_dir, resumed.prm_dir)
 
@@ -134,7 +134,7 @@ import sys
 from evolve.config import PRMConfig
 from evolve.train.prm import train_prm
 rows, config = __import__("json").loads(sys.argv[1]), PRMConfig.model_validate_json(sys.argv[2])
-train_prm(rows, base_dir=sys.argv[3], out_dir=sys.argv[4], config=config, progress=False)
+train_prm(rows, base_dir=sys.argv[3], out_dir=sys.argv[4], config=config)
 """
 
 
@@ -152,8 +152,8 @@ def test_a_killed_run_resumes_from_its_checkpoint(tiny_model_dir, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "done.json").exists()
-    resumed = train_prm(rows, base_dir=tiny_model_dir, out_dir=out, config=cfg, progress=False)
-    whole = train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "whole", config=cfg, progress=False)
+    resumed = train_prm(rows, base_dir=tiny_model_dir, out_dir=out, config=cfg)
+    whole = train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "whole", config=cfg)
     assert resumed.resumed_from is not None and 0 < resumed.resumed_from < resumed.steps
     assert resumed.losses == whole.losses
     _same_adapter(whole.prm_dir, resumed.prm_dir)
@@ -176,7 +176,7 @@ def test_a_prm_folder_must_match_its_base(soft_prm, tiny_model_dir, tmp_path):
 
 def test_bad_prm_rows_fail_in_one_line(tiny_model_dir, tmp_path):
     def train(rows, **changes):
-        return train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path, config=config(**changes), progress=False)
+        return train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path, config=config(**changes))
 
     with pytest.raises(TrainingError, match="no PRM rows"):
         train([])

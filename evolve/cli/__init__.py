@@ -1,14 +1,22 @@
-"""The `evolve` command line. Each command group lives in its own module."""
+"""The `evolve` command line. Each command group lives in its own module.
+
+Every usage mistake (an unknown command or flag, a missing argument, a bad value) and every typed
+error is one line on stderr and exit 2; `evolve` alone prints the help; Ctrl-C during a resumable
+command says what is saved and the command that resumes (exit 130). No user mistake shows a traceback.
+"""
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import warnings
 
 import typer
+from typer._click import exceptions as click_errors  # typer bundles its own click
 
-from evolve.errors import UserFacingError
+from evolve import __version__
+from evolve.errors import Interrupted, UserFacingError
 
 app = typer.Typer(
     name="evolve",
@@ -16,6 +24,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"evolve {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Self-evolving domain reasoner: MedS3-style MCTS search, domains and models."""
 
 
 def _register() -> None:
@@ -54,26 +74,43 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def _usage_line(err: click_errors.UsageError) -> str:
+    """click's usage error as one line: the problem, then the command's usage and where to get help."""
+    ctx = err.ctx
+    hint = ""
+    if ctx is not None:
+        hint = f" -- usage: {ctx.command_path} {' '.join(ctx.command.collect_usage_pieces(ctx))}; " \
+               f"see {ctx.command_path} --help"
+    return f"error: {err.format_message().strip().splitlines()[0]}{hint}"
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
     _quiet_libraries()
     _register()
     try:
         # standalone_mode=False returns `typer.Exit` codes instead of exiting: pass them on
-        sys.exit(app(args=argv, standalone_mode=False) or 0)
+        sys.exit(app(args=argv, standalone_mode=False, prog_name="evolve") or 0)
+    except Interrupted as err:
+        typer.secho(f"{err.message}; resume with: {shlex.join(['evolve', *argv])}", err=True)
+        sys.exit(130)
     except UserFacingError as err:
         typer.secho(f"error: {err.one_line()}", err=True, fg="red")
         sys.exit(2)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
+    except click_errors.NoArgsIsHelpError as err:  # `evolve` or `evolve agents` alone: the help, exit 0
+        typer.echo(err.ctx.get_help())
+        sys.exit(0)
+    except click_errors.UsageError as err:
+        typer.secho(_usage_line(err), err=True, fg="red")
+        sys.exit(2)
+    except click_errors.ClickException as err:
+        typer.secho(f"error: {err.format_message()}", err=True, fg="red")
+        sys.exit(2)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors surface here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise
+    except click_errors.TyperException as err:  # anything else typer raises for bad input
+        typer.secho(f"error: {err}", err=True, fg="red")
+        sys.exit(2)

@@ -21,7 +21,8 @@ def demo(
 ) -> None:
     """One round on the bundled medqa seeds: search, harvest, LoRA SFT of the policy, PRM training,
     evaluation of the base model and the round's policy (CoT, SC, P-VS, best-of-N), and the report."""
-    from evolve.cli.run_cmd import print_report
+    from evolve.cli.common import print_run_report
+    from evolve.cli.render import progress_sink
     from evolve.config import load_config
     from evolve.rounds.runner import run_rounds
     from evolve.search.records import read_records
@@ -35,9 +36,10 @@ def demo(
     console = Console()
     console.print(f"[bold]demo[/]: one self-evolution round on {cfg.search.limit} medqa seeds with {model} "
                   f"(preset {preset.name}), evaluated on {cfg.eval.limit} dev questions", soft_wrap=True)
-    run_rounds(cfg, out, console=Console(stderr=True))
+    with progress_sink() as events:
+        run_rounds(cfg, out, events=events)
     records = list(read_records(out / "round-1" / "trees.jsonl"))
     best = max(records, key=lambda r: (r["stats"]["correct_leaves"], r["stats"]["nodes"]))
     png = render_png(best, out / f"tree-{best['id']}.png")
-    print_report(out, console)
+    print_run_report(out, console)
     console.print(f"tree drawing: {png}")

@@ -8,23 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from evolve.config import Config, load_config
-
-
-def model_from_config(config: Config):
-    from evolve.backends import load_generator
-
-    m = config.model
-    return load_generator(m.spec, threads=m.threads, dtype=m.dtype, max_batch_size=m.max_batch_size,
-                          openai_model=m.openai_model, lora=m.lora)
-
-
-def apply_flags(config_path: Optional[Path], overrides: list[str], **flags) -> Config:
-    """YAML first, then `--set`, then the dedicated flags (which win)."""
-    names = {"domain": "data.domain", "split": "data.split", "limit": "search.limit", "model": "model.spec",
-             "threads": "model.threads", "seed": "search.seed"}
-    extra = [f"{names[k]}={v}" for k, v in flags.items() if v is not None]
-    return load_config(config_path, list(overrides) + extra)
+from evolve.cli.common import config_from
 
 
 def print_summary(summary, console: Console) -> None:
@@ -42,19 +26,27 @@ def search(
     out: Path = typer.Option(..., "--out", help="tree file (JSONL); re-running the command resumes it"),
     domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list)"),
     model: Optional[str] = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
-    limit: Optional[int] = typer.Option(None, help="search only the first N questions"),
-    split: Optional[str] = typer.Option(None, help="search, dev, or a data file"),
+    limit: Optional[int] = typer.Option(None, min=1, help="search only the first N questions"),
+    split: Optional[str] = typer.Option(None, help="search, dev, test, or a data file"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML preset, e.g. configs/search-cpu.yaml"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set search.max_nodes=10"),
-    threads: Optional[int] = typer.Option(None, help="torch threads (hf backend)"),
-    seed: Optional[int] = typer.Option(None, help="search seed"),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backend)"),
+    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
     force: bool = typer.Option(False, help="append to a tree file searched with another config"),
-    quiet: bool = typer.Option(False, help="no live progress bar"),
+    quiet: bool = typer.Option(False, help="no progress output"),
 ) -> None:
+    from evolve.api import Reasoner
+    from evolve.cli.render import progress_sink
+    from evolve.errors import Interrupted
+    from evolve.search.records import count_records
     from evolve.search.runner import run_search
 
-    cfg = apply_flags(config, set_, domain=domain, split=split, limit=limit, model=model, threads=threads, seed=seed)
-    console = Console(stderr=True)
-    summary = run_search(cfg, out, generator=lambda: model_from_config(cfg), force=force, console=console,
-                         show_progress=not quiet)
+    cfg = config_from(config, set_, {"data.domain": domain, "data.split": split, "search.limit": limit,
+                                     "model.spec": model, "model.threads": threads}, seed)
+    reasoner = Reasoner.from_config(cfg)
+    try:
+        with progress_sink(quiet) as events:
+            summary = run_search(reasoner, out, force=force, events=events)
+    except KeyboardInterrupt:
+        raise Interrupted(f"{count_records(out)} finished trees are saved in {out}") from None
     print_summary(summary, Console())

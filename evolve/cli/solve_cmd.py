@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from evolve.cli.eval_cmd import check_prm_dir, infer_config, load_scorer, parse_modes
+from evolve.cli.common import config_from, modes_flag, parse_modes
 from evolve.errors import ConfigError
 
 _LETTERED = re.compile(r"^\s*\(?([A-Za-z])\s*[\).:]\s*(.+)$", re.S)
@@ -30,42 +31,43 @@ def parse_options(text: str) -> dict[str, str]:
     return {chr(ord("A") + i): p for i, p in enumerate(parts)}
 
 
+def _mode_help() -> str:
+    from evolve.infer.modes import modes_help
+
+    return modes_help()
+
+
 def solve_command(
     question: str = typer.Argument(..., help="the question text"),
     domain: Optional[str] = typer.Option(None, help="domain whose prompt and answer format to use"),
-    mode: str = typer.Option("cot", help="cot, sc, pvs, bon-last, bon-min, beam or mcts"),
-    n: Optional[int] = typer.Option(None, "--n", help="samples for sc, pvs and bon-*"),
+    mode: str = typer.Option("cot", help=f"the inference mode: {_mode_help()}"),
+    n: Optional[int] = typer.Option(None, "--n", min=1, help="samples for sc, pvs and bon-*"),
     options: Optional[str] = typer.Option(None, help='answer options for multiple choice: "A) ...|B) ..."'),
     policy: Optional[Path] = typer.Option(None, help="a LoRA adapter folder applied to the model"),
     prm: Optional[Path] = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
     model: Optional[str] = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML preset"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.max_tokens=256"),
-    threads: Optional[int] = typer.Option(None, help="torch threads (hf backend)"),
-    seed: Optional[int] = typer.Option(None, help="sampling seed"),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backend)"),
+    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
 ) -> None:
-    import time
+    from domains import Question
+    from evolve.api import Reasoner
+    from evolve.infer.solve import check_modes
 
-    from domains import Question, load_domain
-    from evolve.cli.search_cmd import model_from_config
-    from evolve.infer.solve import check_modes, solve_many
-
-    if len(parse_modes(mode)) != 1:
+    modes = parse_modes(mode, where="--mode")
+    if len(modes) != 1:
         raise ConfigError("--mode takes one mode", where="--mode", fix="use evolve eval to compare several modes")
-    mode = mode.strip()
-    cfg = infer_config(config, set_, None, domain=domain, n=n, model=model, threads=threads, seed=seed,
-                       policy=policy)
-    check_modes([mode], cfg.eval, has_scorer=prm is not None)
-    check_prm_dir(prm)
+    mode = modes[0]
     if not question.strip():
         raise ConfigError("the question is empty", where="QUESTION", fix="pass the question text as the argument")
-    task_domain = load_domain(cfg.data.domain)
+    cfg = config_from(config, set_, {"data.domain": domain, "eval.n": n, "model.spec": model, "model.threads": threads,
+                                     "model.lora": policy, "eval.modes": modes_flag([mode])}, seed)
+    check_modes([mode], cfg.eval, has_scorer=prm is not None, where="--mode")
     q = Question(id="cli", question=question.strip(), answer="", options=parse_options(options) if options else None)
-    generator = model_from_config(cfg)
-    check_modes([mode], cfg.eval, generator, has_scorer=prm is not None)
-    scorer = load_scorer(prm, cfg) if prm is not None else None
+    reasoner = Reasoner.from_config(cfg, prm=prm)
     started = time.perf_counter()
-    solution = solve_many([q], task_domain, generator, mode, cfg.eval, scorer=scorer)[0]
+    solution = reasoner.solve([q], mode)[0]
     seconds = time.perf_counter() - started
     console = Console()
     for i, step in enumerate(solution.steps, start=1):

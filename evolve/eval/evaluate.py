@@ -12,16 +12,18 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from domains import Domain, Question
-from evolve.backends.base import Generator
-from evolve.config import EvalConfig
+from typing import TYPE_CHECKING
+
+from domains import Question
 from evolve.errors import EvolveError
+from evolve.events import Progress, Sink, emit
 from evolve.eval.report import render_markdown, render_plot
 from evolve.eval.results import EvalReport, ModeResult
 from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
 from evolve.infer.base import Solution
-from evolve.infer.solve import check_modes, run_modes
-from evolve.prm.base import StepScorer
+
+if TYPE_CHECKING:
+    from evolve.api import Reasoner
 
 BOOTSTRAP_ITERS = 2000
 
@@ -72,19 +74,26 @@ def group_results(questions: Sequence[Question], correct: dict[str, list[bool]],
     return groups
 
 
-def evaluate(questions: Sequence[Question], domain: Domain, generator: Generator, config: EvalConfig,
-             scorer: StepScorer | None = None, out_dir: str | Path | None = None, label: str = "",
-             progress: bool = True, split: str = "") -> EvalReport:
-    """Every configured mode on `questions` (of `split`, for the report); writes eval.json, eval.md,
-    eval.png and questions.jsonl to `out_dir`. With `config.by`, also accuracy per value of that field."""
+def evaluate(questions: Sequence[Question], reasoner: "Reasoner", *, modes: Sequence[str] | None = None,
+             out_dir: str | Path | None = None, label: str = "", events: Sink | None = None,
+             split: str = "") -> EvalReport:
+    """`modes` (default `eval.modes`) on `questions` (of `split`, for the report); writes eval.json,
+    eval.md, eval.png and questions.jsonl to `out_dir`. With `eval.by`, also accuracy per value of that
+    field. Progress goes to `events` as questions finish."""
+    config, domain = reasoner.config.eval, reasoner.domain
     if not questions:
         raise EvolveError("no questions to evaluate", where="eval.split", fix="pick a split or file with questions")
     if config.by:
         group_results(questions, {}, config.by)  # an unknown field fails before any generation
-    modes = list(dict.fromkeys(config.modes))
-    check_modes(modes, config, generator, scorer)
+    modes = list(dict.fromkeys(modes or config.modes))
+    reasoner.check(modes)
+    config = config.model_copy(update={"modes": modes})
     started = time.perf_counter()
-    runs = _run_with_progress(questions, domain, generator, modes, config, scorer, progress)
+
+    def progress(task: str, done: int, total: int) -> None:
+        emit(events, Progress(f"eval {task}", done, total, "questions"))
+
+    runs = reasoner.run_modes(questions, modes, progress=progress)
     correct = {m: [domain.is_correct(s.answer, q) for s, q in zip(runs[m].solutions, questions)] for m in modes}
     results = [mode_result(m, correct[m], [s.tokens for s in runs[m].solutions], runs[m].seconds, runs[m].shared)
                for m in modes]
@@ -94,7 +103,7 @@ def evaluate(questions: Sequence[Question], domain: Domain, generator: Generator
          "modes": {m: solution_record(runs[m].solutions[i], correct[m][i]) for m in modes}}
         for i, q in enumerate(questions)
     ]
-    report = EvalReport(domain.name, generator.name, label, len(questions), results, split, comparisons, records,
+    report = EvalReport(domain.name, reasoner.generator.name, label, len(questions), results, split, comparisons, records,
                         config.model_dump(mode="json"), time.perf_counter() - started,
                         groups=group_results(questions, correct, config.by) if config.by else [])
     if out_dir is not None:
@@ -112,19 +121,3 @@ def write_report(report: EvalReport, out_dir: str | Path) -> None:
         for record in report.records:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     render_plot(report, out / "eval.png")
-
-
-def _run_with_progress(questions, domain, generator, modes, config, scorer, show: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True), disable=not show) as bar:
-        tasks: dict[str, Any] = {}
-
-        def report(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done)
-
-        return run_modes(questions, domain, generator, modes, config, scorer, report)

@@ -59,9 +59,11 @@ def check_modes(modes: Sequence[str], config: EvalConfig, generator: Generator |
 
 def run_modes(questions: Sequence[Question], domain: Domain, generator: Generator, modes: Sequence[str],
               config: EvalConfig, scorer: StepScorer | None = None, progress: Progress | None = None,
-              make_prompt: Callable[[Question], StepPrompt] | None = None) -> dict[str, ModeRun]:
+              make_prompt: Callable[[Question], StepPrompt] | None = None,
+              on_answers: Callable | None = None) -> dict[str, ModeRun]:
     """Every mode's solutions, in question order; modes run in the order given. `make_prompt` builds a
-    question's prompts (default: the domain's step format)."""
+    question's prompts (default: the domain's step format); `on_answers` sees every answer a search is
+    sent (see `Driver`), which is how answers are streamed."""
     check_modes(modes, config, generator, scorer)
     make_prompt = make_prompt or (lambda q: StepPrompt(domain, q, generator.render_chat))
     sampling = Sampling.of_eval(config)
@@ -71,7 +73,8 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
         if mode in runs:
             continue
         label = "+".join(shared) if mode in shared else mode
-        driver = Driver(generator, sampling, scorer=scorer, on_done=_counter(progress, label, len(questions)))
+        driver = Driver(generator, sampling, scorer=scorer, on_done=_counter(progress, label, len(questions)),
+                        on_answers=on_answers)
         started = time.perf_counter()
         if mode in shared:
             score = any(m in PRM_MODES for m in shared)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rich.console import Console
-
 from domains import load_domain
+from evolve.api import build_generator
 from evolve.config import Config, ConfigError
+from evolve.events import Sink, Stage, emit
 from evolve.infer.modes import PRM_MODES
 from evolve.rounds.manifest import Manifest, claim_run, read_json, run_digest
 from evolve.rounds.report import write_run_report
@@ -26,14 +26,7 @@ REDO_EVAL = ("eval", "report")
 
 
 def default_factory(config: Config) -> GeneratorFactory:
-    def make(lora: str | None):
-        from evolve.backends import load_generator
-
-        m = config.model
-        return load_generator(m.spec, threads=m.threads, dtype=m.dtype, max_batch_size=m.max_batch_size,
-                              openai_model=m.openai_model, lora=lora)
-
-    return make
+    return lambda lora: build_generator(config.model, lora)
 
 
 class KeepLast:
@@ -75,7 +68,7 @@ def check_plan(config: Config) -> None:
 
 
 def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, factory: GeneratorFactory | None = None,
-               console: Console | None = None, show_progress: bool = True, redo_eval: bool = False) -> list[Manifest]:
+               events: Sink | None = None, redo_eval: bool = False) -> list[Manifest]:
     """Run or resume every round. `redo_eval` (with `force` after an eval.* change) evaluates again each
     round whose evaluation ran under another config; search and training stay as they are."""
     check_plan(config)
@@ -83,8 +76,8 @@ def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, fact
     claim_run(run_dir, config, force=force)
     digest = run_digest(config)
     ctx = RoundContext(config=config, run_dir=run_dir, domain=load_domain(config.data.domain),
-                       factory=KeepLast(factory or default_factory(config)), console=console or Console(stderr=True),
-                       show_progress=show_progress, force=force, redo_eval=redo_eval)
+                       factory=KeepLast(factory or default_factory(config)), events=events, force=force,
+                       redo_eval=redo_eval)
     if not _all_done(run_dir, config, digest if redo_eval else None):
         check_budget_for_backend(config, ctx.factory(None))
     manifests = []
@@ -114,7 +107,7 @@ def _redo(redo_eval: bool, manifest: Manifest, stage: str, digest: str | None) -
 def _stage(ctx: RoundContext, manifest: Manifest, stage: str, digest: str, work) -> None:
     if manifest.done(stage) and not _redo(ctx.redo_eval, manifest, stage, digest):
         return
-    ctx.console.print(f"[bold cyan]round {manifest.data['round']}[/] {stage}")
+    emit(ctx.events, Stage(f"round {manifest.data['round']} {stage}"))
     started = time.perf_counter()
     result = work()
     manifest.finish(stage, result, digest=digest, seconds=time.perf_counter() - started)
@@ -148,5 +141,5 @@ def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:
 
 
 def _report(ctx: RoundContext) -> dict:
-    md, png = write_run_report(ctx.run_dir)
+    write_run_report(ctx.run_dir)
     return {}

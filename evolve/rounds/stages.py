@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rich.console import Console
-
 from domains import Domain
+from evolve.api import Reasoner, base_folder, build_scorer
 from evolve.backends.base import Generator
-from evolve.config import Config, ConfigError
+from evolve.config import Config
+from evolve.events import Sink
 from evolve.infer.modes import PRM_MODES
 
 # (LoRA adapter folder or None for the bare model) -> a ready generator
@@ -25,8 +25,7 @@ class RoundContext:
     run_dir: Path
     domain: Domain
     factory: GeneratorFactory
-    console: Console
-    show_progress: bool = True
+    events: Sink | None = None
     force: bool = False
     redo_eval: bool = False  # evaluate again every round whose eval ran under another config
     previous: dict = field(default_factory=dict)  # the models of the round before (empty for round 1)
@@ -41,20 +40,6 @@ class RoundContext:
         return str(Path(path).resolve().relative_to(self.run_dir.resolve()))
 
 
-def base_folder(spec: str) -> str:
-    """Local weights to train on: a vLLM spec trains the model it serves; an API model has none."""
-    from evolve.backends import resolve_model_folder
-    from evolve.backends.spec import parse_model_spec
-
-    parsed = parse_model_spec(spec)
-    if parsed.kind == "openai":
-        raise ConfigError(f"'{spec}' is served over an API, so there are no weights to train", where="model.spec",
-                          fix="set model.spec to a folder, hub id, embedded:<name> or vllm:<model>")
-    if parsed.kind == "embedded":
-        return resolve_model_folder(spec)
-    return resolve_model_folder(parsed.target)
-
-
 def search_stage(ctx: RoundContext, index: int) -> dict:
     from evolve.search.records import read_records
     from evolve.search.runner import run_search
@@ -63,8 +48,8 @@ def search_stage(ctx: RoundContext, index: int) -> dict:
     config = ctx.config.model_copy(deep=True)
     config.model.lora = ctx.path(adapter)
     trees = ctx.round_dir(index) / "trees.jsonl"
-    run_search(config, trees, generator=lambda: ctx.factory(config.model.lora), force=ctx.force,
-               console=ctx.console, show_progress=ctx.show_progress)
+    reasoner = Reasoner(config, ctx.domain, lambda: ctx.factory(config.model.lora))
+    run_search(reasoner, trees, force=ctx.force, events=ctx.events)
     # Counted from the file, not the summary: after a resume the summary only knows this run's part.
     records = list(read_records(trees))
     stats = [r["stats"] for r in records]
@@ -109,7 +94,7 @@ def policy_stage(ctx: RoundContext, index: int) -> dict:
     init = None if cfg.policy.from_base else ctx.path(ctx.previous.get("policy"))
     result = train_policy(_rows(ctx.round_dir(index) / "data" / "policy.parquet"), base_dir=base_folder(cfg.model.spec),
                           out_dir=ctx.round_dir(index) / "policy", config=cfg.policy, init_adapter=init,
-                          threads=cfg.model.threads, progress=ctx.show_progress)
+                          threads=cfg.model.threads, events=ctx.events)
     return {
         "models": {"policy": ctx.relative(result.adapter_dir), "policy_init": ctx.previous.get("policy") if init else None},
         "metrics": {"policy": {"steps": result.steps, "examples": result.examples, **_loss_summary(result.losses)}},
@@ -124,7 +109,7 @@ def prm_stage(ctx: RoundContext, index: int) -> dict:
 
     result = train_prm(_rows(ctx.round_dir(index) / "data" / "prm.parquet"),
                        base_dir=base_folder(cfg.prm.base or cfg.model.spec), out_dir=ctx.round_dir(index) / "prm",
-                       config=cfg.prm, threads=cfg.model.threads, progress=ctx.show_progress)
+                       config=cfg.prm, threads=cfg.model.threads, events=ctx.events)
     metrics = {"steps": result.steps, **_loss_summary(result.losses), **result.metrics}
     metrics = {k: v for k, v in metrics.items() if "seconds" not in k}  # times live in `timings`
     return {"models": {"prm": ctx.relative(result.prm_dir)}, "metrics": {"prm": metrics}}
@@ -134,16 +119,11 @@ def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | 
     from evolve.eval.evaluate import evaluate
 
     cfg = ctx.config
-    eval_cfg = cfg.eval.model_copy(update={"modes": modes})
     questions = ctx.domain.load_split(cfg.eval.split, limit=cfg.eval.limit, where=cfg.eval.where)
-    generator = ctx.factory(ctx.path(policy))
-    scorer = None
-    if prm is not None and PRM_MODES.intersection(modes):
-        from evolve.prm.scorer import load_prm
-
-        scorer = load_prm(ctx.path(prm), base_dir=base_folder(cfg.prm.base or cfg.model.spec), threads=cfg.model.threads)
-    report = evaluate(questions, ctx.domain, generator, eval_cfg, scorer=scorer, out_dir=ctx.round_dir(index) / "eval",
-                      label=f"round {index}", progress=ctx.show_progress, split=cfg.eval.split)
+    scorer = build_scorer(ctx.path(prm), cfg) if prm is not None and PRM_MODES.intersection(modes) else None
+    reasoner = Reasoner(cfg, ctx.domain, ctx.factory(ctx.path(policy)), scorer)
+    report = evaluate(questions, reasoner, modes=modes, out_dir=ctx.round_dir(index) / "eval", label=f"round {index}",
+                      events=ctx.events, split=cfg.eval.split)
     return {"data": {"eval_questions": len(questions)}, "metrics": {"eval": report_metrics(report)},
             "timings": {f"eval {result.mode}": round(result.seconds, 2) for result in report.modes}}
 

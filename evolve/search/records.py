@@ -97,6 +97,11 @@ def read_records(path: str | Path) -> Iterator[dict]:
                                     fix="move the file aside and search again") from None
 
 
+def count_records(path: str | Path) -> int:
+    """Whole records in a tree file (0 when there is none yet)."""
+    return sum(1 for _ in read_records(path)) if Path(path).exists() else 0
+
+
 class TreeWriter:
     """Appends records; knows which questions are already done so a re-run skips them."""
 

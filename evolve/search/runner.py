@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING
 
-from domains import Question, load_domain
 from evolve.backends.base import Generator
 from evolve.config import Config, ConfigError
-from evolve.reasoner.driver import Driver, Job, Tick
-from evolve.reasoner.steps import Sampling, StepPrompt
+from evolve.events import Progress, Sink, emit
+from evolve.reasoner.driver import Job, Tick
 from evolve.search.maths import rollout_count
-from evolve.search.mcts import MCTS
 from evolve.search.records import TreeWriter, build_record
+
+if TYPE_CHECKING:
+    from evolve.api import Reasoner  # the runner is handed one; it sits above the search
 
 
 @dataclass
@@ -62,67 +61,49 @@ def check_budget(config: Config, generator: Generator) -> None:
         )
 
 
-def run_search(config: Config, out: str | Path, *, generator: Generator | Callable[[], Generator],
-               force: bool = False, console: Console | None = None, show_progress: bool = True) -> SearchSummary:
-    """Search every question of the configured split that `out` does not hold yet.
-
-    `generator` may be a factory, so that a bad domain or data file fails before a model loads.
-    """
-    domain = load_domain(config.data.domain)
+def run_search(reasoner: "Reasoner", out: str | Path, *, force: bool = False, events: Sink | None = None) -> SearchSummary:
+    """Search every question of the configured split that `out` does not hold yet, appending each tree
+    to `out` as it finishes. Progress goes to `events` after every backend call."""
+    config, domain = reasoner.config, reasoner.domain
     questions = domain.load_split(config.data.split, limit=config.search.limit)
-    if not isinstance(generator, Generator):
-        generator = generator()
-    check_budget(config, generator)
+    check_budget(config, reasoner.generator)
     digest = config.digest("model", "search")
     writer = TreeWriter(out, domain=domain.name, config_digest=digest, force=force)
     todo = [q for q in questions if q.id not in writer.done]
     summary = SearchSummary(out=Path(out), skipped=len(questions) - len(todo))
-    console = console or Console(stderr=True)
     started = time.perf_counter()
+    active_nodes = 0
 
-    def make_search(question: Question):
-        mcts = MCTS(question.id, config.search)
-        return mcts.run(), mcts
+    def report() -> None:
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        nodes = summary.nodes + active_nodes
+        emit(events, Progress(f"search {domain.name}", summary.questions, len(todo), "questions", {
+            "nodes": nodes, "nodes/s": nodes / elapsed, "tok/s": summary.generated_tokens / elapsed,
+            "correct leaves": f"{summary.correct_leaves}/{summary.finish_leaves}"}))
 
-    with Progress(
-        TextColumn("[bold]search[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rates]}"), TimeElapsedColumn(),
-        console=console, disable=not show_progress, transient=False,
-    ) as progress:
-        bar = progress.add_task(domain.name, total=len(todo), rates="")
-        active_nodes = 0
+    def on_tick(tick: Tick) -> None:
+        nonlocal active_nodes
+        active_nodes = sum(len(job.context.tree.nodes) for job in tick.active)
+        summary.generated_tokens += tick.generated_tokens
+        report()
 
-        def refresh() -> None:
-            elapsed = time.perf_counter() - started
-            nodes = summary.nodes + active_nodes
-            rates = (f"{nodes / max(elapsed, 1e-9):.1f} nodes/s  {summary.generated_tokens / max(elapsed, 1e-9):.0f} tok/s"
-                     f"  correct leaves {summary.correct_leaves}/{summary.finish_leaves}")
-            progress.update(bar, completed=summary.questions, rates=rates)
+    def on_tree(job: Job) -> None:
+        tree = job.context.tree
+        record = build_record(
+            job.question, tree, domain=domain.name, model=config.model.spec, config_digest=digest,
+            seconds=time.perf_counter() - job.started, generated_tokens=job.generated_tokens,
+        )
+        writer.append(record)
+        summary.questions += 1
+        summary.nodes += len(tree.nodes)
+        summary.finish_leaves += record["stats"]["finish_leaves"]
+        summary.correct_leaves += record["stats"]["correct_leaves"]
+        summary.pos += len(record["pos"])
+        summary.neg += len(record["neg"])
+        summary.solved += bool(record["pos"])
+        report()
 
-        def on_tick(tick: Tick) -> None:
-            nonlocal active_nodes
-            active_nodes = sum(len(job.context.tree.nodes) for job in tick.active)
-            summary.generated_tokens += tick.generated_tokens
-            refresh()
-
-        def on_tree_done(job: Job) -> None:
-            tree = job.context.tree
-            record = build_record(
-                job.question, tree, domain=domain.name, model=config.model.spec, config_digest=digest,
-                seconds=time.perf_counter() - job.started, generated_tokens=job.generated_tokens,
-            )
-            writer.append(record)
-            summary.questions += 1
-            summary.nodes += len(tree.nodes)
-            summary.finish_leaves += record["stats"]["finish_leaves"]
-            summary.correct_leaves += record["stats"]["correct_leaves"]
-            summary.pos += len(record["pos"])
-            summary.neg += len(record["neg"])
-            summary.solved += bool(record["pos"])
-            refresh()
-
-        Driver(generator, Sampling.of_search(config.search), in_flight=config.search.trees_in_flight,
-               on_done=on_tree_done, on_tick=on_tick).run(
-            todo, make_search, lambda q: StepPrompt(domain, q, generator.render_chat))
+    report()
+    reasoner.search(todo, on_tree=on_tree, on_tick=on_tick)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from evolve.config import _TrainingSection
 from evolve.errors import TrainingError
+from evolve.events import Progress, Sink, emit
 from evolve.train.maths import StepPlan, lr_factor, micro_batch
 
 __all__ = ["LoopOutcome", "run_loop", "run_fingerprint", "read_done", "write_done", "latest_checkpoint"]
@@ -118,19 +119,6 @@ def _load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: str) -
     return state
 
 
-def _progress_bar(label: str, total: int, done: int, enabled: bool):
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=Console(stderr=True))
-    bar.start()
-    bar.add_task(label, total=total, completed=done, loss="-")
-    return bar
-
-
 def run_loop(
     model: Any,
     examples: Sequence[Any],
@@ -140,7 +128,7 @@ def run_loop(
     config: _TrainingSection,
     out_dir: Path,
     fingerprint: str,
-    progress: bool = True,
+    events: Sink | None = None,
     label: str = "training",
     stop_after: int | None = None,
 ) -> LoopOutcome:
@@ -148,7 +136,7 @@ def run_loop(
 
     `collate` turns a list of examples into a batch, `loss_fn(model, batch)` returns the mean loss.
     `stop_after` ends this call (checkpointed) after that many optimiser steps, for time-boxed
-    runs and for testing resumption.
+    runs and for testing resumption. After every step, `events` gets the step count and the loss.
     """
     import torch
 
@@ -164,36 +152,31 @@ def run_loop(
     if checkpoint is not None:
         state = _load_checkpoint(checkpoint, model, optimizer, fingerprint)
         resumed_from = state["step"]
-    bar = _progress_bar(label, plan.total_steps, state["step"], progress)
+    emit(events, Progress(label, state["step"], plan.total_steps, "steps"))
     model.train()
     taken = 0
-    try:
-        while state["step"] < plan.total_steps and (stop_after is None or taken < stop_after):
-            started = time.perf_counter()
-            step = state["step"]
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * lr_factor(step, plan.total_steps, plan.warmup_steps)
-            total = 0.0
-            for micro in range(config.grad_accum):
-                indices = micro_batch(step * config.grad_accum + micro, plan, config.seed)
-                loss = loss_fn(model, collate([examples[i] for i in indices]))
-                (loss / config.grad_accum).backward()
-                total += float(loss.detach())
-            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            taken += 1
-            state["step"] = step + 1
-            state["losses"].append(total / config.grad_accum)
-            state["seconds"] += time.perf_counter() - started
-            last = state["step"] == plan.total_steps
-            if last or state["step"] % config.checkpoint_every == 0 or taken == stop_after:
-                _save_checkpoint(out_dir, model, optimizer, state)
-            if bar is not None:
-                bar.update(bar.task_ids[0], completed=state["step"], loss=f"{state['losses'][-1]:.4f}")
-    finally:
-        if bar is not None:
-            bar.stop()
+    while state["step"] < plan.total_steps and (stop_after is None or taken < stop_after):
+        started = time.perf_counter()
+        step = state["step"]
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate * lr_factor(step, plan.total_steps, plan.warmup_steps)
+        total = 0.0
+        for micro in range(config.grad_accum):
+            indices = micro_batch(step * config.grad_accum + micro, plan, config.seed)
+            loss = loss_fn(model, collate([examples[i] for i in indices]))
+            (loss / config.grad_accum).backward()
+            total += float(loss.detach())
+        torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        taken += 1
+        state["step"] = step + 1
+        state["losses"].append(total / config.grad_accum)
+        state["seconds"] += time.perf_counter() - started
+        last = state["step"] == plan.total_steps
+        if last or state["step"] % config.checkpoint_every == 0 or taken == stop_after:
+            _save_checkpoint(out_dir, model, optimizer, state)
+        emit(events, Progress(label, state["step"], plan.total_steps, "steps", {"loss": state["losses"][-1]}))
     model.eval()
     return LoopOutcome(state["step"], plan.total_steps, list(state["losses"]), state["seconds"], resumed_from,
                        state["step"] >= plan.total_steps)

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from evolve.config import PolicyConfig
 from evolve.errors import ConfigError, ModelSpecError, TrainingError
+from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
@@ -103,7 +104,7 @@ def train_policy(
     config: PolicyConfig,
     init_adapter: str | os.PathLike[str] | None = None,
     threads: int | None = None,
-    progress: bool = True,
+    events: Sink | None = None,
     stop_after: int | None = None,
 ) -> TrainResult:
     """Fine-tune a LoRA adapter on `rows` into `out_dir`, resuming an unfinished run there and
@@ -150,7 +151,7 @@ def train_policy(
     with torch_threads(threads, model), quiet_loading():
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         outcome = run_loop(model, examples, _collate(int(pad or 0)), _causal_loss, config=config, out_dir=out,
-                           fingerprint=fingerprint, progress=progress, label="policy", stop_after=stop_after)
+                           fingerprint=fingerprint, events=events, label="policy", stop_after=stop_after)
         result = TrainResult(None, outcome.steps, outcome.losses, outcome.seconds, len(examples),
                              sum(len(e.input_ids) for e in examples), outcome.resumed_from, skipped=skipped,
                              finished=outcome.finished)

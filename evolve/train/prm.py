@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from evolve.config import PRMConfig
 from evolve.errors import TrainingError
+from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
 from evolve.train.maths import holdout_split, step_metrics
@@ -128,7 +129,7 @@ def train_prm(
     out_dir: str | os.PathLike[str],
     config: PRMConfig,
     threads: int | None = None,
-    progress: bool = True,
+    events: Sink | None = None,
     stop_after: int | None = None,
 ) -> PRMResult:
     """Train the PRM on `rows` into `out_dir/prm`, resuming an unfinished run in `out_dir` and
@@ -168,7 +169,7 @@ def train_prm(
     pad_id = int(pad or 0)
     with torch_threads(threads, model), quiet_loading():
         outcome = run_loop(model, train, _collate(pad_id), _step_loss(config.labeling), config=config, out_dir=out,
-                           fingerprint=fingerprint, progress=progress, label=f"prm ({config.labeling})",
+                           fingerprint=fingerprint, events=events, label=f"prm ({config.labeling})",
                            stop_after=stop_after)
         result = PRMResult(None, outcome.steps, outcome.losses, seconds=outcome.seconds,
                            resumed_from=outcome.resumed_from, finished=outcome.finished)

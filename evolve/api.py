@@ -1,0 +1,185 @@
+"""`Reasoner`: the one face that answers questions. The CLI, the rounds, the agents, the benchmarks and
+the server build one and call it; none of them assembles generators, scorers or prompts themselves.
+
+    reasoner = Reasoner.from_config(config, policy="runs/x/round-1/policy/adapter", prm="runs/x/round-1/prm/prm")
+    solutions = reasoner.solve(questions, "pvs")
+    for event in reasoner.stream(question, "beam"): ...
+
+It owns one generator (built once, on first use, so that a bad domain or split fails before a model
+loads), one optional PRM, the domain and the config, with one rule for building each.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from domains import Domain, Question, load_domain
+from evolve.backends.base import Generator
+from evolve.config import Config, ModelConfig
+from evolve.errors import ConfigError, ModelSpecError
+from evolve.infer.base import Solution
+from evolve.infer.solve import ModeRun, Progress, check_modes, run_modes
+from evolve.prm.base import StepScorer
+from evolve.reasoner.driver import Driver, Job, Tick
+from evolve.reasoner.steps import Sampling, StepPrompt
+from evolve.reasoner.work import Continuation, Generate, Score
+from evolve.search.mcts import MCTS
+
+
+def build_generator(model: ModelConfig, lora: str | None = None) -> Generator:
+    """The backend a model section names, with a LoRA adapter on top (the one rule for every front end)."""
+    from evolve.backends import load_generator
+
+    adapter = lora if lora is not None else model.lora
+    if adapter is not None and not Path(adapter).exists():
+        raise ModelSpecError(f"policy adapter folder '{adapter}' does not exist", where=str(adapter),
+                             fix="pass the adapter folder a policy training wrote (runs/NAME/round-N/policy/adapter)")
+    return load_generator(model.spec, threads=model.threads, dtype=model.dtype, max_batch_size=model.max_batch_size,
+                          openai_model=model.openai_model, lora=adapter)
+
+
+def base_folder(spec: str) -> str:
+    """Local weights a spec stands for: a vLLM spec trains the model it serves; an API model has none."""
+    from evolve.backends import resolve_model_folder
+    from evolve.backends.spec import parse_model_spec
+
+    parsed = parse_model_spec(spec)
+    if parsed.kind == "openai":
+        raise ConfigError(f"'{spec}' is served over an API, so it has no local weights", where="model.spec",
+                          fix="set model.spec (or prm.base) to a folder, hub id, embedded:<name> or vllm:<model>")
+    return resolve_model_folder(spec if parsed.kind == "embedded" else parsed.target)
+
+
+def build_scorer(prm: str | Path, config: Config) -> StepScorer:
+    """A trained PRM folder as a `StepScorer`. Its base model is `prm.base` when set, else the base it
+    was trained on (as its prm.json records it), else `model.spec` when that folder has moved."""
+    from evolve.prm.scorer import load_prm, read_prm_meta
+
+    if not Path(prm).is_dir():
+        raise ConfigError("PRM folder not found", where=str(prm), fix="pass --prm the folder a PRM training run wrote")
+    if config.prm.base:
+        base = base_folder(config.prm.base)
+    else:
+        recorded = read_prm_meta(prm)["base"].get("path")
+        base = recorded if recorded and Path(recorded).is_dir() else base_folder(config.model.spec)
+    return load_prm(str(prm), base_dir=base, threads=config.model.threads)
+
+
+@dataclass
+class StreamEvent:
+    """One thing that happened while a question was being answered, for a front end to show.
+
+    kind "steps": a generation came back (`steps`, the newest continuation's steps; `node`, whose);
+    kind "scores": the PRM scored `trajectories` (`scores`); kind "solution": the final `solution`.
+    """
+
+    kind: str
+    steps: list[str] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)
+    trajectories: list[list[str]] = field(default_factory=list)
+    node: int | None = None
+    tokens: int = 0
+    solution: Solution | None = None
+
+
+class Reasoner:
+    """A domain, a policy (generator) and an optional PRM, under one config."""
+
+    def __init__(self, config: Config, domain: Domain, generator: Generator | Callable[[], Generator],
+                 scorer: StepScorer | None = None):
+        self.config = config
+        self.domain = domain
+        self._generator = generator
+        self.scorer = scorer
+
+    @classmethod
+    def from_config(cls, config: Config, *, policy: str | None = None, prm: str | Path | None = None,
+                    generator: Generator | None = None) -> "Reasoner":
+        """The domain now (a bad name fails before any model loads), the PRM now, the generator on first use."""
+        domain = load_domain(config.data.domain)
+        scorer = build_scorer(prm, config) if prm is not None else None
+        return cls(config, domain, generator or (lambda: build_generator(config.model, policy)), scorer)
+
+    @property
+    def generator(self) -> Generator:
+        if not isinstance(self._generator, Generator):
+            self._generator = self._generator()
+        return self._generator
+
+    def prompt(self, question: Question, *, system_note: str | None = None, user_note: str | None = None) -> StepPrompt:
+        return StepPrompt(self.domain, question, self.generator.render_chat, system_note=system_note,
+                          user_note=user_note)
+
+    def check(self, modes: Sequence[str]) -> None:
+        """Refuse before any work a mode that is unknown, needs a PRM that is missing, or asks the backend
+        for more samples than it allows."""
+        check_modes(modes, self.config.eval, self.generator, self.scorer)
+
+    # -- answering ---------------------------------------------------------------------------------
+
+    def run_modes(self, questions: Sequence[Question], modes: Sequence[str], *, progress: Progress | None = None,
+                  system_note: str | None = None, user_note: str | None = None,
+                  on_answers: Callable | None = None) -> dict[str, ModeRun]:
+        """Every mode's solutions to `questions` (see `evolve.infer.solve.run_modes`)."""
+        return run_modes(questions, self.domain, self.generator, modes, self.config.eval, self.scorer, progress,
+                         lambda q: self.prompt(q, system_note=system_note, user_note=user_note), on_answers)
+
+    def solve(self, questions: Sequence[Question], mode: str | None = None, **notes: Any) -> list[Solution]:
+        """One `Solution` per question with `mode` (default: the first of `eval.modes`)."""
+        mode = mode or self.config.eval.modes[0]
+        return self.run_modes(questions, [mode], **notes)[mode].solutions
+
+    def stream(self, question: Question, mode: str | None = None, **notes: Any) -> Iterator[StreamEvent]:
+        """Events as the answer forms: each generation and PRM pass, then the solution."""
+        mode = mode or self.config.eval.modes[0]
+        self.check([mode])
+        events: queue.Queue = queue.Queue()
+        failure: list[BaseException] = []
+
+        def on_answers(job: Job, item: Generate | Score, answer: Any) -> None:
+            if isinstance(item, Score):
+                events.put(StreamEvent("scores", scores=answer, trajectories=[list(t) for t in item.trajectories]))
+                return
+            for continuation in answer:
+                events.put(StreamEvent("steps", steps=list(item.steps) + list(continuation.steps), node=item.node,
+                                       tokens=continuation.tokens))
+
+        def work() -> None:
+            try:
+                solution = self.run_modes([question], [mode], on_answers=on_answers, **notes)[mode].solutions[0]
+                events.put(StreamEvent("solution", solution=solution, tokens=solution.tokens))
+            except BaseException as err:  # re-raised in the caller's thread
+                failure.append(err)
+            finally:
+                events.put(None)
+
+        thread = threading.Thread(target=work, name="reasoner-stream", daemon=True)
+        thread.start()
+        while (event := events.get()) is not None:
+            yield event
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    # -- searching ---------------------------------------------------------------------------------
+
+    def search(self, questions: Sequence[Question], *, on_tree: Callable[[Job], None],
+               on_tick: Callable[[Tick], None] | None = None, merge: bool = True,
+               in_flight: int | None = None) -> None:
+        """MedS3's data-synthesis MCTS over `questions`; `on_tree(job)` gets each finished tree
+        (`job.context.tree`), in the order trees finish."""
+        cfg = self.config.search
+
+        def make_search(question: Question):
+            mcts = MCTS(question.id, cfg)
+            return mcts.run(), mcts
+
+        Driver(self.generator, Sampling.of_search(cfg), in_flight=in_flight or cfg.trees_in_flight, merge=merge,
+               on_done=on_tree, on_tick=on_tick).run(questions, make_search, self.prompt)
+
+
+__all__ = ["Continuation", "Reasoner", "StreamEvent", "base_folder", "build_generator", "build_scorer"]

@@ -1,0 +1,117 @@
+"""How the command line shows the library's events (`evolve.events`): rich bars on a terminal, and a
+plain progress line about every 30 s when stderr is a log file, CI or nohup (where bars print nothing)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import Iterator, TextIO
+
+from evolve.events import Event, Note, Progress, Sink, Stage
+
+LINE_EVERY_S = 30.0
+
+
+def describe(info: dict) -> str:
+    return "  ".join(f"{key} {value:.3g}" if isinstance(value, float) else f"{key} {value}"
+                     for key, value in info.items())
+
+
+class LineRenderer:
+    """One line per stage and note, and per task a progress line at most every `every` seconds
+    (and when it completes): done/total, rate, ETA and the task's info."""
+
+    def __init__(self, stream: TextIO, every: float = LINE_EVERY_S, clock=time.monotonic):
+        self.stream = stream
+        self.every = every
+        self.clock = clock
+        self.started: dict[str, tuple[float, int]] = {}
+        self.last: dict[str, float] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Stage):
+            self._line(f"== {event.name}")
+        elif isinstance(event, Note):
+            self._line(event.text)
+        elif isinstance(event, Progress):
+            self._progress(event)
+
+    def _progress(self, event: Progress) -> None:
+        now = self.clock()
+        start, first = self.started.setdefault(event.task, (now, event.done))
+        finished = event.total is not None and event.done >= event.total
+        if not finished and now - self.last.get(event.task, start) < self.every:
+            return
+        self.last[event.task] = now
+        elapsed = now - start
+        parts = [f"{event.task}: {event.done}" + (f"/{event.total}" if event.total is not None else "") +
+                 (f" {event.unit}" if event.unit else "")]
+        rate = (event.done - first) / elapsed if elapsed > 0 else 0.0
+        if rate > 0:
+            parts.append(f"{rate * 60:.3g}/min" if rate < 1 else f"{rate:.3g}/s")
+            if event.total is not None and not finished:
+                parts.append(f"ETA {_duration((event.total - event.done) / rate)}")
+        parts.append(f"elapsed {_duration(elapsed)}")
+        if event.info:
+            parts.append(describe(event.info))
+        self._line(", ".join(parts))
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+class RichRenderer:
+    """A rich bar per task (elapsed time from the task's first event), stages and notes as lines."""
+
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
+
+        self.console = Console(stderr=True)
+        self.bars = Bars(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
+                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=self.console)
+        self.tasks: dict[str, int] = {}
+        self.bars.start()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Stage):
+            self.console.print(f"[bold cyan]{event.name}[/]")
+        elif isinstance(event, Note):
+            self.console.print(event.text, markup=False, highlight=False)
+        elif isinstance(event, Progress):
+            if event.task not in self.tasks:
+                self.tasks[event.task] = self.bars.add_task(event.task, total=event.total, info="")
+            self.bars.update(self.tasks[event.task], completed=event.done, total=event.total,
+                             info=describe(event.info))
+
+    def close(self) -> None:
+        self.bars.stop()
+
+
+@contextlib.contextmanager
+def progress_sink(quiet: bool = False, stream: TextIO | None = None) -> Iterator[Sink | None]:
+    """The sink for this run: None when quiet, rich bars on a terminal, else plain lines."""
+    stream = stream or sys.stderr
+    if quiet:
+        yield None
+        return
+    if stream.isatty():
+        renderer = RichRenderer()
+        try:
+            yield renderer
+        finally:
+            renderer.close()  # a Ctrl-C leaves no frozen bar behind
+        return
+    yield LineRenderer(stream)
