@@ -11,22 +11,18 @@ from rich.console import Console
 
 app = typer.Typer(help="Co-scientist agent loop: generate, review, rank, evolve and report.", no_args_is_help=True)
 
-DEFAULT_MODEL = "embedded:smollm2-135m-instruct"
 RUNS_DIR = typer.Option(None, "--runs-dir", help="folder of runs (default $EVOLVE_HOME/agents/runs)")
 
 
-def load_model(spec: str | None, policy: str | None, threads: int | None):
-    from evolve.backends import load_generator
+def run_config(meta: dict, threads: int | None):
+    """The config a run was started with (model section, agents section), with this call's threads."""
+    from evolve.config import Config
 
-    return load_generator(spec or DEFAULT_MODEL, threads=threads, lora=policy)
-
-
-def load_scorer(prm: str | None, threads: int | None):
-    if not prm:
-        return None
-    from evolve.prm.scorer import load_prm
-
-    return load_prm(prm, threads=threads)
+    config = Config.model_validate({"model": meta.get("model_config") or {"spec": meta["model"]},
+                                    "agents": meta["config"], "data": {"domain": meta["domain"]}})
+    if threads is not None:
+        config.model.threads = threads
+    return config
 
 
 def progress_printer(console: Console):
@@ -59,13 +55,17 @@ def progress_printer(console: Console):
 
 
 def _execute(folder: Path, meta: dict, threads: Optional[int], quiet: bool) -> None:
+    from evolve.api import build_generator, build_scorer
+
     from agents.report import status_line
     from agents.run import execute
 
     console = Console(stderr=True)
-    generator = load_model(meta.get("model"), meta.get("policy"), threads)
-    scorer = load_scorer(meta.get("prm"), threads)
-    state = execute(folder, generator, scorer=scorer, on_update=None if quiet else progress_printer(console))
+    config = run_config(meta, threads)
+    scorer = build_scorer(meta["prm"], config) if meta.get("prm") else None
+    generator = build_generator(config.model, meta.get("policy"))
+    state = execute(folder, generator, scorer=scorer, on_update=None if quiet else progress_printer(console),
+                    base=config)
     Console().print(status_line(state, meta["config"]["budget"]))
     Console().print(state.get("overview", ""))
 
@@ -73,34 +73,39 @@ def _execute(folder: Path, meta: dict, threads: Optional[int], quiet: bool) -> N
 @app.command("run")
 def run(
     goal: str = typer.Argument(..., help="a research goal, or a question with lettered option lines"),
-    domain: str = typer.Option("medqa", help="domain name (evolve domains list)"),
-    budget: int = typer.Option(12, help="supervisor steps before the final report"),
-    model: Optional[str] = typer.Option(None, help=f"model spec (default {DEFAULT_MODEL})"),
+    domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list); default data.domain"),
+    budget: Optional[int] = typer.Option(None, min=1, help="supervisor steps before the final report (agents.budget)"),
+    model: Optional[str] = typer.Option(None, help="model spec (model.spec)"),
     policy: Optional[str] = typer.Option(None, "--policy", help="a LoRA policy folder from self-evolution"),
     prm: Optional[str] = typer.Option(None, "--prm", help="a trained PRM folder: P-VS generation and step reviews"),
     idea: list[str] = typer.Option([], "--idea", help="a seed idea for the first hypotheses (repeatable)"),
-    deep_verify: bool = typer.Option(False, help="split hypotheses into assumptions and check each"),
-    judge: str = typer.Option("llm", help="who judges matches: llm (both orders) or prm (needs --prm)"),
+    deep_verify: Optional[bool] = typer.Option(None, "--deep-verify/--no-deep-verify",
+                                               help="split hypotheses into assumptions and check each"),
+    judge: Optional[str] = typer.Option(None, help="who judges matches: llm (both orders) or prm (needs --prm)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML preset; its agents section sets the loop's knobs"),
+    set_: list[str] = typer.Option([], "--set", help="override a config key: --set agents.matches_per_step=6"),
+    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
     run_id: Optional[str] = typer.Option(None, "--id", help="name of the run folder"),
     runs_dir: Optional[Path] = RUNS_DIR,
-    threads: Optional[int] = typer.Option(None, help="torch threads (hf backends)"),
+    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backends)"),
     quiet: bool = typer.Option(False, help="no live progress"),
 ) -> None:
     """Start a run; Ctrl-C stops it, `evolve agents resume RUN` continues it."""
     from domains import load_domain
+    from evolve.cli.common import config_from
 
-    from agents.config import AgentsConfig
+    from agents.errors import AgentsError
     from agents.run import create_run, load_meta
 
-    load_domain(domain)  # an unknown domain fails here, before a folder is made
-    if judge not in ("llm", "prm") or (judge == "prm" and not prm):
-        from agents.errors import AgentsError
-
-        raise AgentsError(f"--judge {judge} is not available", where="--judge",
+    cfg = config_from(config, set_, {"data.domain": domain, "agents.budget": budget, "model.spec": model,
+                                     "model.threads": threads, "agents.deep_verify": deep_verify,
+                                     "agents.judge": judge}, seed)
+    load_domain(cfg.data.domain)  # an unknown domain fails here, before a folder is made
+    if cfg.agents.judge == "prm" and not prm:
+        raise AgentsError("--judge prm needs a PRM to judge with", where="--judge",
                           fix="use --judge llm, or --judge prm together with --prm DIR")
-    cfg = AgentsConfig(budget=budget, deep_verify=deep_verify, judge=judge)
-    folder = create_run(goal, domain, root=runs_dir, model=model or DEFAULT_MODEL, policy=policy, prm=prm,
-                        config=cfg, seed_ideas=list(idea), run_id=run_id)
+    folder = create_run(goal, cfg.data.domain, root=runs_dir, model=cfg.model.spec, policy=policy, prm=prm,
+                        config=cfg.agents, seed_ideas=list(idea), run_id=run_id, model_config=cfg.model.model_dump())
     Console(stderr=True).print(f"run {folder.name} in {folder}")
     _execute(folder, load_meta(folder), threads, quiet)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from agents.config import AgentsConfig
+from evolve.api import Reasoner
+from evolve.config import AgentsConfig, Config
 from agents.llm import Model
 from evolve.backends.batching import BatchingGenerator
 from agents.nodes.evolution import make_evolve
@@ -23,20 +24,21 @@ from agents.nodes.proximity import make_proximity
 from agents.nodes.ranking import make_elo, make_match
 from agents.nodes.reflection import make_reflect
 from agents.nodes.supervisor import make_supervisor, route
-from agents.runtime import Runtime
+from agents.runtime import Runtime, reasoner_config
 from agents.state import AgentState
 
 
 def build_graph(generator, domain, checkpointer=None, *, config: AgentsConfig | None = None, scorer=None,
-                inbox=None, batch_window: float = 0.05):
+                inbox=None, batch_window: float = 0.05, base: Config | None = None):
     """The compiled graph. `generator` is any evolve Generator; `scorer` an optional StepScorer (PRM);
-    `inbox` the path of the steering inbox; `checkpointer` e.g. a SqliteSaver for durable runs."""
+    `inbox` the path of the steering inbox; `checkpointer` e.g. a SqliteSaver for durable runs; `base`
+    the config whose eval settings (stop rule, step budget) the hypotheses' reasoner starts from."""
     cfg = config or AgentsConfig()
     # An already batching generator (shared by several graphs, as in bench/) is used as it is: a second
     # layer would let only one request per graph into each shared batch.
     batching = generator if isinstance(generator, BatchingGenerator) else BatchingGenerator(generator, batch_window)
-    rt = Runtime(model=Model(batching, seed=cfg.seed), domain=domain,
-                 config=cfg, scorer=scorer, inbox=inbox)
+    reasoner = Reasoner(reasoner_config(cfg, base, with_prm=scorer is not None), domain, batching, scorer)
+    rt = Runtime(model=Model(batching, seed=cfg.seed), reasoner=reasoner, config=cfg, inbox=inbox)
     graph = StateGraph(AgentState)
     graph.add_node("supervisor", make_supervisor(rt))
     graph.add_node("generate", make_generate(rt))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from domains import Domain, Question
 from domains.answers import ANSWER_TYPES
 
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.elo import topk_stable, top_rising
 from agents.state import active
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.errors import AgentsError, RunNotFoundError
 from agents.inbox import INBOX_FILE
 
@@ -50,14 +50,16 @@ def new_run_id(goal: str) -> str:
 
 def create_run(goal: str, domain_name: str, *, root: str | Path | None = None, model: str | None = None,
                policy: str | None = None, prm: str | None = None, config: AgentsConfig | None = None,
-               question: dict | None = None, seed_ideas: list[str] | None = None, run_id: str | None = None) -> Path:
+               question: dict | None = None, seed_ideas: list[str] | None = None, run_id: str | None = None,
+               model_config: dict | None = None) -> Path:
     if not goal.strip():
         raise AgentsError("the goal is empty", where="GOAL", fix='pass a research goal or question: evolve agents run "..."')
     folder = runs_root(root) / (run_id or new_run_id(goal))
     if (folder / RUN_FILE).exists():
         raise AgentsError(f"run folder {folder} already exists", where=str(folder), fix="resume it or pick another id")
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"goal": goal, "domain": domain_name, "model": model, "policy": policy, "prm": prm,
+    meta = {"goal": goal, "domain": domain_name, "model": model, "model_config": model_config, "policy": policy,
+            "prm": prm,
             "config": (config or AgentsConfig()).model_dump(), "question": question, "seed_ideas": seed_ideas or [],
             "created": time.time()}
     (folder / RUN_FILE).write_text(json.dumps(meta, indent=2))
@@ -82,7 +84,7 @@ def graph_config(meta: dict) -> dict:
 
 
 def execute(folder: Path, generator, *, scorer=None, on_update: Callable[[str, dict], None] | None = None,
-            batch_window: float = 0.05) -> dict:
+            batch_window: float = 0.05, base=None) -> dict:
     """Runs (or resumes) the run in `folder` to its end and returns the final state."""
     from domains import load_domain
 
@@ -96,7 +98,7 @@ def execute(folder: Path, generator, *, scorer=None, on_update: Callable[[str, d
     saver, conn = open_checkpointer(folder)
     try:
         graph = build_graph(generator, domain, saver, config=cfg, scorer=scorer, inbox=folder / INBOX_FILE,
-                            batch_window=batch_window)
+                            batch_window=batch_window, base=base)
         config = graph_config(meta)
         snapshot = graph.get_state(config)
         if snapshot.created_at is None:  # a fresh run: the initial state

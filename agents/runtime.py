@@ -1,6 +1,8 @@
-"""What the nodes need besides the state: the model, the domain, the knobs, the PRM and the inbox.
+"""What the nodes need besides the state: the model, the reasoner, the domain, the knobs and the inbox.
 
 Nodes close over one `Runtime`; none of it is checkpointed, so a resumed run rebuilds it from run.json.
+`model` asks the chat questions (reviews, judgements, debates); `reasoner` writes the step-format
+solutions of verifiable goals, with the PRM when there is one.
 """
 
 from __future__ import annotations
@@ -10,18 +12,39 @@ from pathlib import Path
 from typing import Any
 
 from domains import Domain, Question
+from evolve.api import Reasoner
+from evolve.config import AgentsConfig, Config
 
-from agents.config import AgentsConfig
 from agents.llm import Model
+
+
+def reasoner_config(agents: AgentsConfig, base: Config | None = None, *, with_prm: bool = False) -> Config:
+    """The reasoner's config for hypotheses: `samples` of `hypothesis_tokens` at `temperature` for P-VS
+    when there is a PRM to vote with, else one sample."""
+    config = (base or Config()).model_copy(deep=True)
+    config.eval.n = agents.samples if with_prm else 1
+    config.eval.temperature = agents.temperature
+    config.eval.max_tokens = agents.hypothesis_tokens
+    config.eval.seed = agents.seed
+    config.agents = agents
+    return config
 
 
 @dataclass
 class Runtime:
     model: Model
-    domain: Domain
+    reasoner: Reasoner
     config: AgentsConfig
-    scorer: Any = None  # an evolve.prm StepScorer, or None before the PRM exists
     inbox: Path | None = None
+
+    @property
+    def domain(self) -> Domain:
+        return self.reasoner.domain
+
+    @property
+    def scorer(self) -> Any:
+        """The PRM (an evolve StepScorer), or None."""
+        return self.reasoner.scorer
 
 
 def question_of(payload: dict) -> Question | None:

@@ -23,10 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from domains import load_domain
-from evolve.backends import load_generator
-from evolve.config import EvalConfig
+from evolve.api import Reasoner, build_generator, build_scorer
+from evolve.config import Config
 
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.graph import build_graph, recursion_limit
 from evolve.backends.batching import BatchingGenerator
 from agents.nodes.metareview import leaderboard
@@ -94,12 +94,10 @@ def main() -> None:
 
     domain = load_domain(args.domain)
     questions = domain.load_split(args.split, args.limit)
-    generator = load_generator(args.model, threads=args.threads, lora=args.policy)
-    scorer = None
-    if args.prm:
-        from evolve.prm.scorer import load_prm
-
-        scorer = load_prm(args.prm, threads=args.threads)
+    config = Config.model_validate({"model": {"spec": args.model, "threads": args.threads},
+                                    "eval": {"n": args.sc_n, "max_tokens": args.max_tokens, "temperature": 0.7}})
+    generator = build_generator(config.model, args.policy)
+    scorer = build_scorer(args.prm, config) if args.prm else None
     cfg = AgentsConfig(budget=args.budget, initial_hypotheses=args.hypotheses, plan_tokens=0, overview_tokens=0,
                        debate_turns=0, hypothesis_tokens=args.max_tokens, review_tokens=48, judge_tokens=12,
                        judge=args.judge if args.prm else "llm")
@@ -112,12 +110,9 @@ def main() -> None:
         results = list(pool.map(lambda q: run_question(q, domain, shared, cfg, scorer, workdir), questions))
     agent_seconds = time.perf_counter() - started
 
-    from evolve.infer.solve import run_modes
-
     modes = ["cot", "sc"] + (["pvs"] if scorer is not None else [])
     started = time.perf_counter()
-    runs = run_modes(questions, domain, generator, modes,
-                     EvalConfig(n=args.sc_n, max_tokens=args.max_tokens, temperature=0.7), scorer)
+    runs = Reasoner(config, domain, generator, scorer).run_modes(questions, modes)
     baseline_seconds = time.perf_counter() - started
 
     n = len(questions)

@@ -68,17 +68,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from domains.answers import answer_end
-    from evolve.backends import load_generator
+    from evolve.api import Reasoner, build_generator
     from evolve.backends.base import GenerationRequest
-    from evolve.reasoner.steps import STEP_ZERO, serialise_steps, task_messages
+    from evolve.config import Config
 
-    generator = load_generator("embedded:smollm2-135m-instruct")
+    config = Config()
+    generator = build_generator(config.model)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     entries = []
     for answer_type, items in question_sets().items():
         requests, meta = [], []
         for index, (domain, q) in enumerate(items):
-            prompt = generator.render_chat(task_messages(domain, q)) + serialise_steps([STEP_ZERO])
+            prompt = Reasoner(config, domain, generator).prompt(q).prompt(())
             requests.append(GenerationRequest(prompt=prompt, n=1, max_new_tokens=200, temperature=0.0,
                                               stop_rule=answer_end, seed=index))
             meta.append((q, "greedy, stop rule"))
@@ -87,7 +88,7 @@ def main() -> None:
                                                   top_p=0.95, seed=1000 + index))
                 meta.append((q, "sampled 0.8, no stop rule"))
             if index < args.old:
-                old = generator.render_chat(task_messages(first_version(domain), q)) + serialise_steps([STEP_ZERO])
+                old = Reasoner(config, first_version(domain), generator).prompt(q).prompt(())
                 requests.append(GenerationRequest(prompt=old, n=1, max_new_tokens=200, temperature=0.0))
                 meta.append((q, "greedy, first version's instruction, no stop rule"))
         for (q, setting), [completion] in zip(meta, generator.generate(requests)):

@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
 
+    from evolve.api import build_scorer
     from evolve.config import load_config
-    from evolve.prm.scorer import load_prm
     from evolve.train.harvest import dual_labels, read_parquet, soft_labels
     from evolve.train.maths import holdout_split, step_metrics
 
@@ -37,7 +37,9 @@ def main() -> None:
     rows = read_parquet(round_dir / "data" / "prm.parquet")
     _, held_idx = holdout_split([r["question_id"] for r in rows], config.prm.holdout, config.prm.seed)
     held = [rows[i] for i in held_idx]
-    scorer = load_prm(args.prm or round_dir / "prm" / "prm", threads=args.threads)
+    if args.threads:
+        config.model.threads = args.threads
+    scorer = build_scorer(args.prm or round_dir / "prm" / "prm", config)
     by_prompt: dict[str, list[int]] = {}
     for index, row in enumerate(held):
         by_prompt.setdefault(row["prompt"], []).append(index)

@@ -96,12 +96,11 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run only the wordings whose name contains this")
     args = parser.parse_args()
 
-    from evolve.backends import load_generator
-    from evolve.config import EvalConfig
-    from evolve.infer.solve import solve_many
+    from evolve.api import Reasoner, build_generator
+    from evolve.config import Config
 
-    generator = load_generator("embedded:smollm2-135m-instruct")
-    config = EvalConfig(max_tokens=256)
+    config = Config.model_validate({"eval": {"max_tokens": 256}})
+    generator = build_generator(config.model)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for answer_type in args.types.split(","):
@@ -111,7 +110,7 @@ def main() -> None:
                 continue
             domain = domain_for(answer_type, wording)
             before = generator.stats.generated_tokens
-            solutions = solve_many(qs, domain, generator, "cot", config)
+            solutions = Reasoner(config, domain, generator).solve(qs, "cot")
             answers = [s.answer for s in solutions]
             texts = [" ".join(s.steps) for s in solutions]
             counts = Counter(a for a in answers if a is not None)

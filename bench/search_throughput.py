@@ -2,8 +2,8 @@
 
 Same questions, budget, seed and model, in one process, so the ratio is measured side by side:
   (a) MedS3-style: one tree at a time; each expansion is one backend call with n=3 and each
-      node's rollouts one call with n=k (Scheduler(trees_in_flight=1, merge=False));
-  (b) batched: all active trees' work merged into shared calls (Scheduler(trees_in_flight=T)).
+      node's rollouts one call with n=k (`Reasoner.search(in_flight=1, merge=False)`);
+  (b) batched: all active trees' work merged into shared calls (`Reasoner.search(in_flight=T)`).
 It also measures the raw batched `model.generate` throughput at batch 32 as the ceiling.
 
     .venv/bin/python bench/search_throughput.py --questions 8 [--config configs/search-cpu.yaml]
@@ -18,29 +18,23 @@ import json
 import time
 from pathlib import Path
 
-from domains import load_domain
-from evolve.backends import load_generator
+from evolve.api import Reasoner
 from evolve.config import load_config
-from evolve.search.mcts import MCTS
-from evolve.search.scheduler import Scheduler, TreeJob
-from evolve.search.task import StepTask
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def search(generator, domain, questions, config, *, trees_in_flight: int, merge: bool) -> dict:
+def search(reasoner, questions, *, trees_in_flight: int, merge: bool) -> dict:
     nodes = 0
+    generator = reasoner.generator
 
-    def make_job(q):
-        return TreeJob(question=q, mcts=MCTS(q.id, config.search), task=StepTask(domain, q, generator.render_chat, config.search))
-
-    def done(job, tree):
+    def done(job):
         nonlocal nodes
-        nodes += len(tree.nodes)
+        nodes += len(job.context.tree.nodes)
 
     tokens_before, calls_before = generator.stats.generated_tokens, generator.stats.calls
     started = time.perf_counter()
-    Scheduler(generator, make_job, trees_in_flight=trees_in_flight, merge=merge, on_tree_done=done).run(questions)
+    reasoner.search(questions, on_tree=done, in_flight=trees_in_flight, merge=merge)
     seconds = time.perf_counter() - started
     tokens = generator.stats.generated_tokens - tokens_before
     return {"seconds": round(seconds, 1), "nodes": nodes, "generated_tokens": tokens,
@@ -83,18 +77,20 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args()
 
-    config = load_config(args.config, [f"data.domain={args.domain}", f"model.spec={args.model}", *args.overrides])
-    domain = load_domain(args.domain)
-    questions = domain.load_split("search", limit=args.questions)
-    generator = load_generator(args.model, threads=args.threads, max_batch_size=config.model.max_batch_size)
+    threads = [f"model.threads={args.threads}"] if args.threads else []
+    config = load_config(args.config, [f"data.domain={args.domain}", f"model.spec={args.model}", *threads,
+                                       *args.overrides])
+    reasoner = Reasoner.from_config(config)
+    questions = reasoner.domain.load_split("search", limit=args.questions)
+    generator = reasoner.generator
     report: dict = {"model": args.model, "domain": args.domain, "questions": len(questions),
                     "config": Path(args.config).name, "search": config.search.model_dump()}
 
     trees = args.trees_in_flight or len(questions)
-    report["batched"] = search(generator, domain, questions, config, trees_in_flight=trees, merge=True)
+    report["batched"] = search(reasoner, questions, trees_in_flight=trees, merge=True)
     print("batched   ", report["batched"], flush=True)
     if not args.skip_baseline:
-        report["meds3_one_at_a_time"] = search(generator, domain, questions, config, trees_in_flight=1, merge=False)
+        report["meds3_one_at_a_time"] = search(reasoner, questions, trees_in_flight=1, merge=False)
         print("one-at-a-time", report["meds3_one_at_a_time"], flush=True)
         base = report["meds3_one_at_a_time"]
         report["speedup_tokens_per_s"] = round(report["batched"]["tokens_per_s"] / base["tokens_per_s"], 2)
@@ -102,8 +98,7 @@ def main() -> None:
 
     from evolve.backends import resolve_model_folder
 
-    prompt = StepTask(domain, questions[0], generator.render_chat, config.search).prompt(
-        ["Let's break down this problem step by step."])
+    prompt = reasoner.prompt(questions[0]).prompt(())
     folder = resolve_model_folder(args.model)
     # the stricter ceiling: a short prompt, so nearly all the time is decoding (the ~188 tok/s figure)
     short = generator.render_chat([{"role": "user", "content": "Explain how the kidney regulates sodium."}])

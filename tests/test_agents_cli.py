@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents import inbox
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.fakes import agents_generator
 from agents.run import create_run, execute
 from evolve.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from langgraph.types import Send
 
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.fakes import agents_generator
 from agents.graph import build_graph
 from agents.nodes.supervisor import route

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.fakes import agents_generator
 from agents.run import CHECKPOINTS, create_run, execute, read_state
 from agents.runtime import question_dict

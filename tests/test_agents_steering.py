@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents import inbox
-from agents.config import AgentsConfig
+from evolve.config import AgentsConfig
 from agents.errors import AgentsError
 from agents.fakes import agents_generator
 from agents.graph import build_graph

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from agents import prompts
 from agents.nodes.generation import failure
-from agents.nodes.solve import render_steps, solve
+from evolve.reasoner.steps import render_steps
+
+from agents.nodes.solve import solve
 from agents.runtime import Runtime, question_of
 from agents.state import new_hypothesis
 
