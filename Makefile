@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/evolve demo
 
 test: install
+	$(BIN)/ruff check -q .
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 # Not part of `make test`: builds a separate venv with the community CPU build of vLLM.

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -54,18 +53,23 @@ def progress_printer(console: Console):
     return on_update
 
 
-def _execute(folder: Path, meta: dict, threads: Optional[int], quiet: bool) -> None:
-    from evolve.api import build_generator, build_scorer
-
+def _execute(folder: Path, meta: dict, threads: int | None, quiet: bool) -> None:
     from agents.report import status_line
     from agents.run import execute
+    from evolve.api import build_generator, build_scorer
 
     console = Console(stderr=True)
     config = run_config(meta, threads)
     scorer = build_scorer(meta["prm"], config) if meta.get("prm") else None
     generator = build_generator(config.model, meta.get("policy"))
-    state = execute(folder, generator, scorer=scorer, on_update=None if quiet else progress_printer(console),
-                    base=config)
+    try:
+        state = execute(folder, generator, scorer=scorer, on_update=None if quiet else progress_printer(console),
+                        base=config)
+    except KeyboardInterrupt:
+        from evolve.errors import Interrupted
+
+        raise Interrupted(f"run {folder.name} is checkpointed in {folder}",
+                          resume=["agents", "resume", str(folder)]) from None
     Console().print(status_line(state, meta["config"]["budget"]))
     Console().print(state.get("overview", ""))
 
@@ -73,29 +77,28 @@ def _execute(folder: Path, meta: dict, threads: Optional[int], quiet: bool) -> N
 @app.command("run")
 def run(
     goal: str = typer.Argument(..., help="a research goal, or a question with lettered option lines"),
-    domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list); default data.domain"),
-    budget: Optional[int] = typer.Option(None, min=1, help="supervisor steps before the final report (agents.budget)"),
-    model: Optional[str] = typer.Option(None, help="model spec (model.spec)"),
-    policy: Optional[str] = typer.Option(None, "--policy", help="a LoRA policy folder from self-evolution"),
-    prm: Optional[str] = typer.Option(None, "--prm", help="a trained PRM folder: P-VS generation and step reviews"),
+    domain: str | None = typer.Option(None, help="domain name (evolve domains list); default data.domain"),
+    budget: int | None = typer.Option(None, min=1, help="supervisor steps before the final report (agents.budget)"),
+    model: str | None = typer.Option(None, help="model spec (model.spec)"),
+    policy: str | None = typer.Option(None, "--policy", help="a LoRA policy folder from self-evolution"),
+    prm: str | None = typer.Option(None, "--prm", help="a trained PRM folder: P-VS generation and step reviews"),
     idea: list[str] = typer.Option([], "--idea", help="a seed idea for the first hypotheses (repeatable)"),
-    deep_verify: Optional[bool] = typer.Option(None, "--deep-verify/--no-deep-verify",
+    deep_verify: bool | None = typer.Option(None, "--deep-verify/--no-deep-verify",
                                                help="split hypotheses into assumptions and check each"),
-    judge: Optional[str] = typer.Option(None, help="who judges matches: llm (both orders) or prm (needs --prm)"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML preset; its agents section sets the loop's knobs"),
+    judge: str | None = typer.Option(None, help="who judges matches: llm (both orders) or prm (needs --prm)"),
+    config: Path | None = typer.Option(None, "--config", help="YAML preset; its agents section sets the loop's knobs"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set agents.matches_per_step=6"),
-    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
-    run_id: Optional[str] = typer.Option(None, "--id", help="name of the run folder"),
-    runs_dir: Optional[Path] = RUNS_DIR,
-    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backends)"),
+    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    run_id: str | None = typer.Option(None, "--id", help="name of the run folder"),
+    runs_dir: Path | None = RUNS_DIR,
+    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backends)"),
     quiet: bool = typer.Option(False, help="no live progress"),
 ) -> None:
     """Start a run; Ctrl-C stops it, `evolve agents resume RUN` continues it."""
-    from domains import load_domain
-    from evolve.cli.common import config_from
-
     from agents.errors import AgentsError
     from agents.run import create_run, load_meta
+    from domains import load_domain
+    from evolve.cli.common import config_from
 
     cfg = config_from(config, set_, {"data.domain": domain, "agents.budget": budget, "model.spec": model,
                                      "model.threads": threads, "agents.deep_verify": deep_verify,
@@ -111,8 +114,8 @@ def run(
 
 
 @app.command("resume")
-def resume(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Optional[Path] = RUNS_DIR,
-           threads: Optional[int] = typer.Option(None, help="torch threads"),
+def resume(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Path | None = RUNS_DIR,
+           threads: int | None = typer.Option(None, help="torch threads"),
            quiet: bool = typer.Option(False, help="no live progress")) -> None:
     """Continue a run from its last checkpoint."""
     from agents.run import load_meta, resolve_run
@@ -125,10 +128,10 @@ def resume(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Op
 def feedback(
     run: str = typer.Argument(..., help="run id or folder"),
     text: str = typer.Argument("", help="a note for the agents (appended to their prompts)"),
-    pin: Optional[str] = typer.Option(None, "--pin", help="keep this hypothesis at the top"),
-    reject: Optional[str] = typer.Option(None, "--reject", help="take this hypothesis out of play"),
-    add_hypothesis: Optional[str] = typer.Option(None, "--add-hypothesis", help="add your own hypothesis"),
-    runs_dir: Optional[Path] = RUNS_DIR,
+    pin: str | None = typer.Option(None, "--pin", help="keep this hypothesis at the top"),
+    reject: str | None = typer.Option(None, "--reject", help="take this hypothesis out of play"),
+    add_hypothesis: str | None = typer.Option(None, "--add-hypothesis", help="add your own hypothesis"),
+    runs_dir: Path | None = RUNS_DIR,
 ) -> None:
     """Steer a run, also while it is running: the supervisor reads this at its next step."""
     from agents import inbox
@@ -152,7 +155,7 @@ def feedback(
 
 
 @app.command("status")
-def status(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Optional[Path] = RUNS_DIR) -> None:
+def status(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Path | None = RUNS_DIR) -> None:
     """One line: step, last action, hypotheses, matches."""
     from agents.report import status_line
     from agents.run import load_meta, read_state, resolve_run
@@ -162,7 +165,7 @@ def status(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Op
 
 
 @app.command("show")
-def show(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Optional[Path] = RUNS_DIR) -> None:
+def show(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Path | None = RUNS_DIR) -> None:
     """Leaderboard, lineage, reviews and matches."""
     from agents.report import markdown
     from agents.run import load_meta, read_state, resolve_run
@@ -173,8 +176,8 @@ def show(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Opti
 
 @app.command("export")
 def export(run: str = typer.Argument(..., help="run id or folder"),
-           out: Optional[Path] = typer.Option(None, "--out", help="folder to write (default RUN/export)"),
-           runs_dir: Optional[Path] = RUNS_DIR) -> None:
+           out: Path | None = typer.Option(None, "--out", help="folder to write (default RUN/export)"),
+           runs_dir: Path | None = RUNS_DIR) -> None:
     """A markdown report, a proximity-graph PNG and an Elo-over-time PNG."""
     from agents.report import export as write
     from agents.run import load_meta, read_state, resolve_run

@@ -6,7 +6,8 @@ after, so early matches move a rating fast and later ones refine it.
 
 from __future__ import annotations
 
-from typing import Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 INITIAL_ELO = 1200.0
 K_NEW = 32.0

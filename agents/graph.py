@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from evolve.api import Reasoner
-from evolve.config import AgentsConfig, Config
 from agents.llm import Model
-from evolve.backends.batching import BatchingGenerator
 from agents.nodes.evolution import make_evolve
 from agents.nodes.generation import make_generate
 from agents.nodes.metareview import make_final_report, make_meta_review
@@ -26,6 +23,9 @@ from agents.nodes.reflection import make_reflect
 from agents.nodes.supervisor import make_supervisor, route
 from agents.runtime import Runtime, reasoner_config
 from agents.state import AgentState
+from evolve.api import Reasoner
+from evolve.backends.batching import BatchingGenerator
+from evolve.config import AgentsConfig, Config
 
 
 def build_graph(generator, domain, checkpointer=None, *, config: AgentsConfig | None = None, scorer=None,

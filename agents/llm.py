@@ -7,12 +7,12 @@ calls into one batched backend call (see `agents.graph.build_graph`).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
-
-from evolve.backends.base import Completion, GenerationRequest, StopRule
+from typing import Any
 
 from agents.parsing import strip_think
+from evolve.backends.base import Completion, GenerationRequest, StopRule
 
 
 def seed_for(base: int, key: str) -> int:

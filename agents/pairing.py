@@ -8,9 +8,9 @@ about which answer is right).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Mapping, Sequence
 
 
 @dataclass(frozen=True)

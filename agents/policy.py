@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agents.elo import top_rising, topk_stable
+from agents.state import active
 from domains import Domain, Question
 from domains.answers import ANSWER_TYPES
-
 from evolve.config import AgentsConfig
-from agents.elo import topk_stable, top_rising
-from agents.state import active
 
 ACTIONS = ("generate", "review", "rank", "evolve", "meta_review", "final")
 _OPTION = re.compile(r"^\s*\(?([A-J])[).:]\s+(.+?)\s*$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 STRATEGIES = {
     "grounding": "Ground it: keep the idea but check every claim against established facts and make it feasible.",

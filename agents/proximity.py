@@ -5,7 +5,7 @@ The graph removes near duplicates and feeds the pairing of the tournament.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def similarity_matrix(texts: Sequence[str]) -> list[list[float]]:

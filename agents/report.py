@@ -13,7 +13,9 @@ def status_line(state: dict, budget: int) -> str:
     hyps = state.get("hypotheses") or {}
     last = (state.get("actions") or [{}])[-1].get("action", "not started")
     done = "finished" if state.get("overview") else "in progress"
-    return (f"{done}: step {state.get('step', 0)}/{budget}, last action {last}, {len(active(state))} active of "
+    # the decision to write the final report comes after the budget's last step and is not one of them
+    steps = min(state.get("step", 0), budget)
+    return (f"{done}: step {steps}/{budget}, last action {last}, {len(active(state))} active of "
             f"{len(hyps)} hypotheses, {len(state.get('matches') or [])} matches, {len(state.get('reviews') or [])} "
             f"reviews, {state.get('tokens', 0)} generated tokens"
             + (f", stopped: {state['stop_reason']}" if state.get("stop_reason") else ""))

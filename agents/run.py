@@ -13,12 +13,12 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from evolve.config import AgentsConfig
 from agents.errors import AgentsError, RunNotFoundError
 from agents.inbox import INBOX_FILE
+from evolve.config import AgentsConfig
 
 RUN_FILE = "run.json"
 CHECKPOINTS = "checkpoints.sqlite"
@@ -86,11 +86,10 @@ def graph_config(meta: dict) -> dict:
 def execute(folder: Path, generator, *, scorer=None, on_update: Callable[[str, dict], None] | None = None,
             batch_window: float = 0.05, base=None) -> dict:
     """Runs (or resumes) the run in `folder` to its end and returns the final state."""
-    from domains import load_domain
-
     from agents.graph import build_graph
-    from agents.runtime import question_dict
     from agents.policy import goal_question
+    from agents.runtime import question_dict
+    from domains import load_domain
 
     meta = load_meta(folder)
     domain = load_domain(meta["domain"])

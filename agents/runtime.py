@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.llm import Model
 from domains import Domain, Question
 from evolve.api import Reasoner
 from evolve.config import AgentsConfig, Config
-
-from agents.llm import Model
 
 
 def reasoner_config(agents: AgentsConfig, base: Config | None = None, *, with_prm: bool = False) -> Config:

@@ -22,15 +22,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from domains import load_domain
-from evolve.api import Reasoner, build_generator, build_scorer
-from evolve.config import Config
-
-from evolve.config import AgentsConfig
 from agents.graph import build_graph, recursion_limit
-from evolve.backends.batching import BatchingGenerator
 from agents.nodes.metareview import leaderboard
 from agents.runtime import question_dict
+from domains import load_domain
+from evolve.api import Reasoner, build_generator, build_scorer
+from evolve.backends.batching import BatchingGenerator
+from evolve.config import AgentsConfig, Config
 
 BUCKETS = ((-1e9, 1184.0, "< 1184"), (1184.0, 1216.0, "1184-1216"), (1216.0, 1e9, ">= 1216"))
 

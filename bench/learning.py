@@ -92,7 +92,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from evolve.cli.render import progress_sink
-
     from evolve.config import load_config
     from evolve.rounds.runner import run_rounds
 

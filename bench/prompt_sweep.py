@@ -15,7 +15,6 @@ as in the library.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
 import sys

@@ -12,8 +12,9 @@ import difflib
 import re
 import string
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from domains.numbers import first_number, format_number, numbers_match, parse_number
 from domains.question import Question

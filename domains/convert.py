@@ -8,6 +8,7 @@ and counted; a duplicate with another answer is a bad row.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -266,10 +267,8 @@ def _options(data: Any, source: str | list[str]) -> tuple[dict[str, str], dict[s
     else:
         value = _required(data, sources, "options")
         if isinstance(value, str) and value.strip()[:1] in "[{":
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(value)  # a JSON-encoded cell of a CSV
-            except json.JSONDecodeError:
-                pass
         pairs = _labelled(value, sources)
     if not pairs:
         raise RowError("no options", "missing")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from domains import Domain, Question, load_domain
 from evolve.backends.base import Generator
@@ -98,7 +99,7 @@ class Reasoner:
 
     @classmethod
     def from_config(cls, config: Config, *, policy: str | None = None, prm: str | Path | None = None,
-                    generator: Generator | None = None) -> "Reasoner":
+                    generator: Generator | None = None) -> Reasoner:
         """The domain now (a bad name fails before any model loads), the PRM now, the generator on first use."""
         domain = load_domain(config.data.domain)
         scorer = build_scorer(prm, config) if prm is not None else None

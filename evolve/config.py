@@ -199,14 +199,32 @@ class Config(_Section):
     run: RunConfig = Field(default_factory=RunConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
 
-    def digest(self, *sections: str) -> str:
-        """A short stable hash of the named sections (all if none), to make results attributable."""
+    def settings(self, *sections: str) -> dict[str, Any]:
+        """The named sections (all if none) without the keys that cannot change a result (`NOT_RESULTS`)."""
         data = self.model_dump(mode="json")
-        # How many questions to search decides how much is done, not how: a longer run may resume a shorter one.
-        data["search"].pop("limit")
-        if sections:
-            data = {name: data[name] for name in sections}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+        for section, key in NOT_RESULTS:
+            data[section].pop(key, None)
+        return {name: data[name] for name in sections} if sections else data
+
+    def digest(self, *sections: str) -> str:
+        """A short stable hash of `settings(*sections)`, to make results attributable."""
+        return hashlib.sha256(json.dumps(self.settings(*sections), sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Keys that decide how much is done or how it is scheduled, never what a result is: a longer run may resume a
+# shorter one, and batched search equals one tree at a time (tests/test_driver.py).
+NOT_RESULTS = (("search", "limit"), ("search", "trees_in_flight"))
+
+
+def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return keys
 
 
 def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -46,8 +46,10 @@ class TrainingError(EvolveError):
 
 
 class Interrupted(EvolveError):
-    """Ctrl-C during a resumable command: `saved` says what is kept, and the CLI adds how to resume."""
+    """Ctrl-C during a resumable command: `saved` says what is kept; `resume` is the command that goes
+    on (None: the same command again, which resumes)."""
 
-    def __init__(self, saved: str):
+    def __init__(self, saved: str, resume: list[str] | None = None):
         super().__init__(f"interrupted; {saved}")
         self.saved = saved
+        self.resume = resume

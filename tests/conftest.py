@@ -123,7 +123,7 @@ def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120)
     prompts = [tokenizer.apply_chat_template(task_messages(domain, q), tokenize=False, add_generation_prompt=True)
                + serialise_steps([STEP_ZERO]) for q in domain.load_split("search", limit=questions)]
     examples = []
-    for index, prompt in enumerate(prompts):
+    for prompt in prompts:
         for target in ANSWER_TARGETS:
             prompt_ids = tokenizer(prompt)["input_ids"]
             target_ids = tokenizer(target)["input_ids"] + [tokenizer.eos_token_id]
@@ -154,3 +154,10 @@ def build_answering_model(folder: Path, *, questions: int = 8, steps: int = 120)
 def answering_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model that answers medqa search prompts with a random letter (see build_answering_model)."""
     return build_answering_model(tmp_path_factory.mktemp("answering-model") / "model")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private EVOLVE_HOME: user domains and runs never touch ~/.evolve."""
+    monkeypatch.setenv("EVOLVE_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from agents import inbox
-from evolve.config import AgentsConfig
 from agents.fakes import agents_generator
 from agents.run import create_run, execute
 from evolve.cli import main
+from evolve.config import AgentsConfig
 
 GOAL = "Which planet is the largest?\nA) Mars\nB) Saturn\nC) Earth\nD) Jupiter"
 
@@ -38,7 +38,8 @@ def test_goal_with_option_lines_becomes_a_verifiable_question(finished):
 def test_status_and_show(finished, capsys):
     root, _, state = finished
     code, out, _ = cli(capsys, "agents", "status", "planets", "--runs-dir", str(root))
-    assert code == 0 and out.startswith(f"finished: step {state['step']}/8")
+    # 8 budgeted steps, then the decision to write the report (state step 9), shown as 8/8, never 9/8
+    assert state["step"] == 9 and code == 0 and out.startswith("finished: step 8/8")
     code, out, _ = cli(capsys, "agents", "show", "planets", "--runs-dir", str(root))
     assert code == 0 and "## Leaderboard" in out and "## Matches" in out and "lineage:" in out
     assert out.count("\n- M0") == len(state["matches"])

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from langgraph.types import Send
 
-from evolve.config import AgentsConfig
 from agents.fakes import agents_generator
 from agents.graph import build_graph
 from agents.nodes.supervisor import route
 from agents.runtime import question_dict
 from agents.state import new_hypothesis
-from domains import Question, load_domain
+from domains import load_domain
 from evolve.backends.scripted import ScriptedGenerator
+from evolve.config import AgentsConfig
 
 SOLUTION = " Jupiter is a gas giant.\n\nStep 2: It is larger than the others.\n\nStep 3: The answer is D."
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from evolve.config import AgentsConfig
 from agents.fakes import agents_generator
 from agents.run import CHECKPOINTS, create_run, execute, read_state
 from agents.runtime import question_dict
 from domains import load_domain
+from evolve.config import AgentsConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = "import sys; from pathlib import Path; from agents.run import execute; from agents.fakes import agents_generator; " \

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from agents import inbox
-from evolve.config import AgentsConfig
 from agents.errors import AgentsError
 from agents.fakes import agents_generator
 from agents.graph import build_graph
 from agents.state import new_hypothesis
 from domains import load_domain
+from evolve.config import AgentsConfig
 
 
 @pytest.fixture()

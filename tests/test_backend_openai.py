@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ class FakeServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         self._thread.start()
         return self
 
@@ -125,9 +126,9 @@ def test_gives_up_after_max_retries_with_the_last_error():
 
 
 def test_client_error_carries_the_server_message_and_is_not_retried():
-    with FakeServer(lambda body, call: (400, {"error": {"message": "max_tokens is too large"}})) as server:
-        with pytest.raises(BackendError, match="HTTP 400: max_tokens is too large"):
-            OpenAIGenerator(server.url, "m", max_retries=3, backoff_s=0.01).generate([GenerationRequest("x")])
+    with FakeServer(lambda body, call: (400, {"error": {"message": "max_tokens is too large"}})) as server, \
+            pytest.raises(BackendError, match="HTTP 400: max_tokens is too large"):
+        OpenAIGenerator(server.url, "m", max_retries=3, backoff_s=0.01).generate([GenerationRequest("x")])
     assert len(server.bodies) == 1
 
 

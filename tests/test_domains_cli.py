@@ -12,12 +12,6 @@ from evolve.cli import main
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("EVOLVE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     try:
         main(list(args))

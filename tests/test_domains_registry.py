@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import domains
-from domains import Domain, DomainSpecError, Question, UnknownDomainError, list_domains, load_domain
+from domains import DomainSpecError, Question, UnknownDomainError, list_domains, load_domain
 from domains.registry import BUILTIN_ROOT, builtin_names
 from domains.spec import load_spec
 

@@ -12,7 +12,7 @@ import pytest
 from domains.convert import load_questions
 from domains.domain import Domain
 from domains.spec import FieldsSpec
-from tests.test_domains_cli import home, read_jsonl, run_cli, write_jsonl  # noqa: F401  (home is a fixture)
+from tests.test_domains_cli import read_jsonl, run_cli, write_jsonl
 
 TEXT_ANSWERS = FieldsSpec(answer_format="text")
 

@@ -6,11 +6,10 @@ import re
 import pytest
 
 from domains import Question, load_domain
-from evolve.backends.scripted import ScriptedGenerator
-from evolve.config import EvalConfig
-from evolve.errors import ConfigError, EvolveError
 from evolve.api import Reasoner
-from evolve.config import Config
+from evolve.backends.scripted import ScriptedGenerator
+from evolve.config import Config, EvalConfig
+from evolve.errors import ConfigError, EvolveError
 from evolve.eval.evaluate import evaluate
 
 DOMAIN = load_domain("science")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from domains import Question, load_domain
-from evolve.search.records import build_record
 from evolve.reasoner.steps import STEP_ZERO, serialise_steps
+from evolve.search.records import build_record
 from evolve.search.tree import Tree
-from evolve.train.harvest import (HarvestError, dual_labels, harvest, min_step_value, policy_rows, prm_rows,
-                                  soft_labels)
+from evolve.train.harvest import HarvestError, dual_labels, harvest, min_step_value, policy_rows, prm_rows, soft_labels
 
 QUESTION = Question(id="q1", question="Which vitamin deficiency causes scurvy?", answer="A",
                     options={"A": "Vitamin C", "B": "Vitamin D", "C": "Vitamin K", "D": "Vitamin A"})

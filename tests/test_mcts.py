@@ -1,8 +1,8 @@
 """The MedS3 search driven by hand: every request it makes and every number it keeps is checked."""
 
-import pytest
-
 from dataclasses import dataclass
+
+import pytest
 
 from evolve.config import SearchConfig
 from evolve.reasoner.steps import STEP_ZERO

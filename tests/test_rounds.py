@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evolve.config import load_config
+from evolve.config import changed_keys, load_config
 from evolve.errors import ConfigError
-from evolve.rounds.manifest import changed_keys, claim_run, run_digest
+from evolve.rounds.manifest import claim_run, run_digest
 from evolve.rounds.report import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from evolve.api import Reasoner
 from evolve.backends.scripted import ScriptedGenerator
 from evolve.config import load_config
 from evolve.search.records import TreeFileError, TreeWriter, read_records
-from evolve.api import Reasoner
 from evolve.search.runner import run_search
 from tests.test_driver import pseudo_model
 
@@ -66,9 +66,15 @@ def test_other_domain_or_config_is_refused(tmp_path):
     run_search(Reasoner.from_config(small_config(1), generator=ScriptedGenerator(pseudo_model)), out)
     with pytest.raises(TreeFileError, match="domain 'medqa', not 'science'"):
         run_search(Reasoner.from_config(small_config(1, domain="science"), generator=ScriptedGenerator(pseudo_model)), out)
-    with pytest.raises(TreeFileError, match="another config"):
+    with pytest.raises(TreeFileError) as err:
         run_search(Reasoner.from_config(small_config(2, extra=["search.seed=5"]), generator=ScriptedGenerator(pseudo_model)), out)
-    forced = run_search(Reasoner.from_config(small_config(2, extra=["search.seed=5"]),
+    # the refusal names the key that changed, not two hashes
+    assert "was searched with another config (search.seed: 0 -> 5)" in err.value.one_line()
+    # how many trees are in flight cannot change a tree (batched equals serial): no refusal
+    more_in_flight = run_search(Reasoner.from_config(small_config(2, extra=["search.trees_in_flight=1"]),
+                                                     generator=ScriptedGenerator(pseudo_model)), out)
+    assert more_in_flight.questions == 1
+    forced = run_search(Reasoner.from_config(small_config(3, extra=["search.seed=5"]),
                                              generator=ScriptedGenerator(pseudo_model)), out, force=True)
     assert forced.questions == 1
 

@@ -64,8 +64,8 @@ def test_loop_leaves_every_base_parameter_bit_identical(tiny_model_dir, tmp_path
     import torch
     from transformers import AutoModelForCausalLM
 
-    from evolve.train.loop import run_loop
     from evolve.backends.hf_loading import load_tokenizer, torch_threads
+    from evolve.train.loop import run_loop
     from evolve.train.models import lora_config, wrap_lora
     from evolve.train.policy import _causal_loss, _collate, _encode
 

@@ -28,7 +28,7 @@ def prm_rows(labeling: str = "soft", questions: int = 10, per_question: int = 2)
     rng = random.Random(0)
     rows = []
     for q in range(questions):
-        for t in range(per_question):
+        for _ in range(per_question):
             steps, labels = [], []
             for _ in range(rng.randint(1, 4)):
                 good = rng.random() < 0.5

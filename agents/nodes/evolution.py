@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from agents import prompts
 from agents.nodes.generation import failure
-from evolve.reasoner.steps import render_steps
-
 from agents.nodes.solve import solve
 from agents.runtime import Runtime, question_of
 from agents.state import new_hypothesis
+from evolve.reasoner.steps import render_steps
 
 
 def make_evolve(rt: Runtime):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from agents import prompts
-from evolve.reasoner.steps import render_steps
-
 from agents.nodes.solve import solve
 from agents.parsing import strip_think
 from agents.runtime import Runtime, question_of
 from agents.state import new_hypothesis
+from evolve.reasoner.steps import render_steps
 
 
 def failure(task_id: str, node: str, reason: str) -> dict:

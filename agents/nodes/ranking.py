@@ -79,7 +79,7 @@ def make_elo():
         for m in fresh:
             ha, hb = hyps[m["a"]], hyps[m["b"]]
             ha["elo"], hb["elo"] = update(ha["elo"], hb["elo"], m["outcome"], ha["matches"], hb["matches"])
-            for h, won, lost in ((ha, "a", "b"), (hb, "b", "a")):
+            for h, won in ((ha, "a"), (hb, "b")):
                 h["matches"] += 1
                 key = "draws" if m["outcome"] == "draw" else ("wins" if m["outcome"] == won else "losses")
                 h[key] += 1

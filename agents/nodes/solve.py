@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from agents.runtime import Runtime
 from domains import Question
 from evolve.infer.base import Solution
-
-from agents.runtime import Runtime
 
 
 def lessons(critique: str | None) -> str:

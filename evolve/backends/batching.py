@@ -9,7 +9,7 @@ ever entered by one thread at a time.
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from evolve.backends.base import Completion, GenerationRequest
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evolve.backends.base import Completion, GenerationRequest, GeneratorStats
 from evolve.errors import ConfigError, ModelSpecError

@@ -58,7 +58,7 @@ class KVBlock:
                 f"cache {tuple(layer.keys.shape)} vs mask {tuple(self.mask.shape)}"
             )
 
-    def select(self, index: torch.Tensor) -> "KVBlock":
+    def select(self, index: torch.Tensor) -> KVBlock:
         """The rows at `index` (may repeat rows: that is how n samples share one prefill)."""
         keys, values = self._tensors()
         return KVBlock(
@@ -67,7 +67,7 @@ class KVBlock:
             self.lengths.index_select(0, index),
         )
 
-    def keep(self, index: torch.Tensor) -> "KVBlock":
+    def keep(self, index: torch.Tensor) -> KVBlock:
         """`select(index)` then `trim_left()`, with one copy of the cache instead of two."""
         mask = self.mask.index_select(0, index)
         real_columns = mask.any(dim=0).nonzero()
@@ -82,7 +82,7 @@ class KVBlock:
             self.lengths.index_select(0, index),
         )
 
-    def pad_left(self, width: int) -> "KVBlock":
+    def pad_left(self, width: int) -> KVBlock:
         extra = width - self.width
         assert extra >= 0, "pad_left never shrinks"
         if extra == 0:
@@ -99,7 +99,7 @@ class KVBlock:
             self.lengths,
         )
 
-    def trim_left(self) -> "KVBlock":
+    def trim_left(self) -> KVBlock:
         """Drop leading columns that are padding in every row (they only cost attention time)."""
         real_columns = self.mask.any(dim=0).nonzero()
         first = int(real_columns[0]) if len(real_columns) else self.width
@@ -113,7 +113,7 @@ class KVBlock:
         )
 
     @staticmethod
-    def concat(blocks: list["KVBlock"]) -> "KVBlock":
+    def concat(blocks: list[KVBlock]) -> KVBlock:
         """Stack the rows of `blocks`, left-padding each to the widest."""
         assert blocks, "concat needs at least one block"
         if len(blocks) == 1:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from transformers.cache_utils import DynamicCache

@@ -7,7 +7,7 @@ its batch. Sampling is by inverse CDF over the row's (possibly nucleus-truncated
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -7,7 +7,8 @@ strings only in the new tail of its text.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["IncrementalDetokenizer", "encode_piece", "encode_prompt", "find_stop"]
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, apply_stop_rule
 from evolve.backends.scripted import render_tagged_chat
@@ -99,7 +100,7 @@ class OpenAIGenerator:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "OpenAIGenerator":
+    def __enter__(self) -> OpenAIGenerator:
         return self
 
     def __exit__(self, *_exc: object) -> None:

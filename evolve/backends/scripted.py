@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, StopRule
 
@@ -74,7 +74,7 @@ class ScriptedGenerator:
         self._max_n = max_n
 
     @classmethod
-    def cycle(cls, texts: Sequence[str], name: str = "scripted", max_n: int | None = None) -> "ScriptedGenerator":
+    def cycle(cls, texts: Sequence[str], name: str = "scripted", max_n: int | None = None) -> ScriptedGenerator:
         """Sample `i` of every request continues with `texts[i % len(texts)]`."""
         if not texts:
             raise ValueError("ScriptedGenerator.cycle needs at least one text")
@@ -82,7 +82,7 @@ class ScriptedGenerator:
         return cls(lambda _request, index: frozen[index % len(frozen)], name=name, max_n=max_n)
 
     @classmethod
-    def constant(cls, text: str, name: str = "scripted") -> "ScriptedGenerator":
+    def constant(cls, text: str, name: str = "scripted") -> ScriptedGenerator:
         """Every sample of every request continues with `text`."""
         return cls(lambda _request, _index: text, name=name)
 

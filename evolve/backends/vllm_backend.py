@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, apply_stop_rule
 from evolve.errors import BackendError, MissingExtraError, ModelSpecError

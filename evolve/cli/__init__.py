@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         # standalone_mode=False returns `typer.Exit` codes instead of exiting: pass them on
         sys.exit(app(args=argv, standalone_mode=False, prog_name="evolve") or 0)
     except Interrupted as err:
-        typer.secho(f"{err.message}; resume with: {shlex.join(['evolve', *argv])}", err=True)
+        typer.secho(f"{err.message}; resume with: {shlex.join(['evolve', *(err.resume or argv)])}", err=True)
         sys.exit(130)
     except UserFacingError as err:
         typer.secho(f"error: {err.one_line()}", err=True, fg="red")

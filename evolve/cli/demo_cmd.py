@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -15,7 +14,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="run folder; re-running resumes it"),
-    limit: Optional[int] = typer.Option(None, help="medqa seeds to search (default: the preset's)"),
+    limit: int | None = typer.Option(None, help="medqa seeds to search (default: the preset's)"),
     model: str = typer.Option("embedded:smollm2-135m-instruct", help="base model spec"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.limit=4"),
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -13,23 +12,23 @@ from evolve.cli.common import config_from, modes_flag, parse_modes, parse_where,
 
 
 def eval_command(
-    domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list)"),
-    split: Optional[str] = typer.Option(None, help="dev, test, search, or a data file"),
-    limit: Optional[int] = typer.Option(None, min=1, help="evaluate only the first N questions"),
+    domain: str | None = typer.Option(None, help="domain name (evolve domains list)"),
+    split: str | None = typer.Option(None, help="dev, test, search, or a data file"),
+    limit: int | None = typer.Option(None, min=1, help="evaluate only the first N questions"),
     where: list[str] = typer.Option([], "--where", help="keep questions whose metadata FIELD=VALUE (repeatable; "
                                     "VALUE may be a,b for either)"),
-    by: Optional[str] = typer.Option(None, "--by", help="also report accuracy per value of this metadata field"),
-    modes: Optional[str] = typer.Option(None, help="comma list of inference modes (see `evolve solve --help`)"),
-    n: Optional[int] = typer.Option(None, "--n", min=1, help="samples per question for sc, pvs and bon-*"),
-    policy: Optional[Path] = typer.Option(None, help="a LoRA adapter folder applied to the model"),
-    prm: Optional[Path] = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
-    model: Optional[str] = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML preset"),
+    by: str | None = typer.Option(None, "--by", help="also report accuracy per value of this metadata field"),
+    modes: str | None = typer.Option(None, help="comma list of inference modes (see `evolve solve --help`)"),
+    n: int | None = typer.Option(None, "--n", min=1, help="samples per question for sc, pvs and bon-*"),
+    policy: Path | None = typer.Option(None, help="a LoRA adapter folder applied to the model"),
+    prm: Path | None = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
+    model: str | None = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
+    config: Path | None = typer.Option(None, "--config", help="YAML preset"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.max_tokens=256"),
-    out: Optional[Path] = typer.Option(None, "--out", help="results folder (default runs/eval-<domain>-<time>)"),
+    out: Path | None = typer.Option(None, "--out", help="results folder (default runs/eval-<domain>-<time>)"),
     label: str = typer.Option("", help="a name for this evaluation in the report"),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backend)"),
-    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backend)"),
+    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
     quiet: bool = typer.Option(False, help="no progress output"),
 ) -> None:
     from evolve.api import Reasoner

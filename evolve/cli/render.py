@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import Iterator, TextIO
+from collections.abc import Iterator
+from typing import TextIO
 
 from evolve.events import Event, Note, Progress, Sink, Stage
 
@@ -77,7 +78,8 @@ class RichRenderer:
 
     def __init__(self):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bars
 
         self.console = Console(stderr=True)
         self.bars = Bars(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -11,15 +10,15 @@ from rich.console import Console
 
 def run(
     out: Path = typer.Option(..., "--out", help="run folder; re-running the same command resumes it"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML preset, e.g. configs/medqa-cpu.yaml"),
-    rounds: Optional[int] = typer.Option(None, min=1, help="rounds to run (a finished run can be extended)"),
+    config: Path | None = typer.Option(None, "--config", help="YAML preset, e.g. configs/medqa-cpu.yaml"),
+    rounds: int | None = typer.Option(None, min=1, help="rounds to run (a finished run can be extended)"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set search.limit=4"),
-    domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list)"),
-    model: Optional[str] = typer.Option(None, help="base model spec"),
+    domain: str | None = typer.Option(None, help="domain name (evolve domains list)"),
+    model: str | None = typer.Option(None, help="base model spec"),
     force: bool = typer.Option(False, help="continue a run under a changed config (recorded in run.json)"),
     redo_eval: bool = typer.Option(False, "--redo-eval", help="evaluate again each round evaluated under another "
                                    "config (with --force after changing eval.*); search and training stay"),
-    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
     quiet: bool = typer.Option(False, help="no progress output"),
 ) -> None:
     """Search -> harvest -> policy SFT -> PRM -> eval -> report, for each round."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -24,14 +23,14 @@ def print_summary(summary, console: Console) -> None:
 
 def search(
     out: Path = typer.Option(..., "--out", help="tree file (JSONL); re-running the command resumes it"),
-    domain: Optional[str] = typer.Option(None, help="domain name (evolve domains list)"),
-    model: Optional[str] = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
-    limit: Optional[int] = typer.Option(None, min=1, help="search only the first N questions"),
-    split: Optional[str] = typer.Option(None, help="search, dev, test, or a data file"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML preset, e.g. configs/search-cpu.yaml"),
+    domain: str | None = typer.Option(None, help="domain name (evolve domains list)"),
+    model: str | None = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
+    limit: int | None = typer.Option(None, min=1, help="search only the first N questions"),
+    split: str | None = typer.Option(None, help="search, dev, test, or a data file"),
+    config: Path | None = typer.Option(None, "--config", help="YAML preset, e.g. configs/search-cpu.yaml"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set search.max_nodes=10"),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backend)"),
-    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backend)"),
+    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
     force: bool = typer.Option(False, help="append to a tree file searched with another config"),
     quiet: bool = typer.Option(False, help="no progress output"),
 ) -> None:

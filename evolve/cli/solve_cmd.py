@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -39,17 +38,17 @@ def _mode_help() -> str:
 
 def solve_command(
     question: str = typer.Argument(..., help="the question text"),
-    domain: Optional[str] = typer.Option(None, help="domain whose prompt and answer format to use"),
+    domain: str | None = typer.Option(None, help="domain whose prompt and answer format to use"),
     mode: str = typer.Option("cot", help=f"the inference mode: {_mode_help()}"),
-    n: Optional[int] = typer.Option(None, "--n", min=1, help="samples for sc, pvs and bon-*"),
-    options: Optional[str] = typer.Option(None, help='answer options for multiple choice: "A) ...|B) ..."'),
-    policy: Optional[Path] = typer.Option(None, help="a LoRA adapter folder applied to the model"),
-    prm: Optional[Path] = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
-    model: Optional[str] = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML preset"),
+    n: int | None = typer.Option(None, "--n", min=1, help="samples for sc, pvs and bon-*"),
+    options: str | None = typer.Option(None, help='answer options for multiple choice: "A) ...|B) ..."'),
+    policy: Path | None = typer.Option(None, help="a LoRA adapter folder applied to the model"),
+    prm: Path | None = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
+    model: str | None = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
+    config: Path | None = typer.Option(None, "--config", help="YAML preset"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.max_tokens=256"),
-    threads: Optional[int] = typer.Option(None, min=1, help="torch threads (hf backend)"),
-    seed: Optional[int] = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backend)"),
+    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
 ) -> None:
     from domains import Question
     from evolve.api import Reasoner

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -50,7 +49,7 @@ def as_rich(record: dict) -> RichTree:
 def show(
     file: Path = typer.Argument(..., help="a tree file written by evolve search"),
     id_: str = typer.Option(..., "--id", help="question id"),
-    out: Optional[Path] = typer.Option(None, help="folder for <id>.graphml and <id>.png (default: next to FILE)"),
+    out: Path | None = typer.Option(None, help="folder for <id>.graphml and <id>.png (default: next to FILE)"),
 ) -> None:
     """Print one tree, and export it to GraphML and a PNG drawing."""
     from evolve.search.render import render_png, write_graphml

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domains import Question
 from evolve.errors import EvolveError
-from evolve.events import Progress, Sink, emit
 from evolve.eval.report import render_markdown, render_plot
 from evolve.eval.results import EvalReport, ModeResult
 from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
+from evolve.events import Progress, Sink, emit
 from evolve.infer.base import Solution
 
 if TYPE_CHECKING:
@@ -74,7 +73,7 @@ def group_results(questions: Sequence[Question], correct: dict[str, list[bool]],
     return groups
 
 
-def evaluate(questions: Sequence[Question], reasoner: "Reasoner", *, modes: Sequence[str] | None = None,
+def evaluate(questions: Sequence[Question], reasoner: Reasoner, *, modes: Sequence[str] | None = None,
              out_dir: str | Path | None = None, label: str = "", events: Sink | None = None,
              split: str = "") -> EvalReport:
     """`modes` (default `eval.modes`) on `questions` (of `split`, for the report); writes eval.json,

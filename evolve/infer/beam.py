@@ -10,7 +10,6 @@ the best last-step score (first finished wins a tie).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from evolve.infer.base import Solution
@@ -32,7 +31,7 @@ class _Beam:
     finish_reason: str = "stop"
 
 
-def beam_search(question_id: str, config: "EvalConfig") -> Search:
+def beam_search(question_id: str, config: EvalConfig) -> Search:
     open_beams = [_Beam(())]
     finished: list[_Beam] = []
     spent = 0

@@ -11,7 +11,6 @@ finished, the open leaf with the highest minimum score is forced to finish.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 from evolve.infer.base import Solution
@@ -27,7 +26,7 @@ EXPLORATION = 1.0  # PRM values lie in [0, 1]; MedS3's c=2 is tuned for rollout 
 @dataclass
 class _Node:
     id: int
-    parent: "_Node | None"
+    parent: _Node | None
     steps: tuple[str, ...]  # steps 1.. of the whole path
     scores: list[float] = field(default_factory=list)  # the PRM's score of every step of the path
     tokens: int = 0  # generated along the path
@@ -36,7 +35,7 @@ class _Node:
     finish_reason: str = "stop"
     visits: int = 0
     total: float = 0.0
-    children: list["_Node"] = field(default_factory=list)
+    children: list[_Node] = field(default_factory=list)
 
     @property
     def q(self) -> float:
@@ -65,7 +64,7 @@ def _backpropagate(node: _Node, value: float) -> None:
         walk = walk.parent
 
 
-def mcts_search(question_id: str, config: "EvalConfig", exploration: float = EXPLORATION) -> Search:
+def mcts_search(question_id: str, config: EvalConfig, exploration: float = EXPLORATION) -> Search:
     root = _Node(0, None, ())
     nodes = [root]
     spent = 0

@@ -8,9 +8,10 @@ coroutine file and one entry here.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from evolve.infer.base import Solution
 from evolve.infer.beam import beam_search
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from evolve.config import EvalConfig
 
 
-def cot_search(question_id: str, config: "EvalConfig") -> Search:
+def cot_search(question_id: str, config: EvalConfig) -> Search:
     """`cot`: one greedy solution."""
     candidates = yield from sample_search(question_id, 1, config.seed, greedy=True)
     return decide("cot", candidates)
@@ -55,7 +56,7 @@ MODES: dict[str, Mode] = {
 PRM_MODES = frozenset(name for name, mode in MODES.items() if mode.needs_prm)
 
 
-def samples_per_request(mode: str, config: "EvalConfig") -> int:
+def samples_per_request(mode: str, config: EvalConfig) -> int:
     key = MODES[mode].samples
     return getattr(config, key) if key else 1
 

@@ -6,7 +6,7 @@ The N-sample modes differ only in how they pick from the same candidates, so one
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from evolve.infer.base import Solution
 from evolve.infer.voting import best_of_n, first_with, majority_vote, weighted_vote

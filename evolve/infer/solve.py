@@ -6,8 +6,8 @@ samples and one PRM pass between them, and each mode reports the wall time it de
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from domains import Domain, Question
 from evolve.backends.base import Generator
@@ -78,7 +78,8 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
         started = time.perf_counter()
         if mode in shared:
             score = any(m in PRM_MODES for m in shared)
-            draws = driver.run(questions, lambda q: sample_search(q.id, config.n, config.seed, score=score), make_prompt)
+            draws = driver.run(questions, lambda q, score=score: sample_search(q.id, config.n, config.seed, score=score),
+                               make_prompt)
             wall = time.perf_counter() - started
             for m in shared:
                 # sc never waits for the PRM; the PRM modes pay for sampling and scoring
@@ -86,7 +87,7 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
                 runs[m] = ModeRun(m, [MODES[m].pick(c) for c in draws], seconds, len(shared) > 1, driver.totals.calls)
             continue
         search = MODES[mode].search
-        results = driver.run(questions, lambda q: search(q.id, config), make_prompt)
+        results = driver.run(questions, lambda q, search=search: search(q.id, config), make_prompt)
         runs[mode] = ModeRun(mode, results, time.perf_counter() - started, False, driver.totals.calls)
     return {m: runs[m] for m in modes}
 

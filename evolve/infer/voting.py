@@ -6,7 +6,8 @@ which the seeds fix. An answer of None (nothing extractable) never wins unless e
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 Reduce = Literal["last", "min"]
 

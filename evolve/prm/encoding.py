@@ -8,8 +8,9 @@ causal attention makes that equal to scoring each prefix on its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from evolve.backends.hf_text import encode_piece, encode_prompt
 from evolve.reasoner.steps import step_line

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from evolve.errors import ModelSpecError
 from evolve.backends.hf_loading import IDENTITY_KEYS, base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.errors import ModelSpecError
 from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 
 __all__ = ["HFStepScorer", "load_prm", "read_prm_meta", "PRM_META"]

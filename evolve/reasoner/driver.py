@@ -10,8 +10,9 @@ which the throughput benchmark uses as its baseline.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from domains import Question
 from evolve.backends.base import Generator

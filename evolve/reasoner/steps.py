@@ -10,8 +10,7 @@ inference modes, training and the agents all use it.
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
-
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,13 +129,13 @@ class Sampling:
     stop_at_answer: bool = True
 
     @classmethod
-    def of_search(cls, config: Any) -> "Sampling":
+    def of_search(cls, config: Any) -> Sampling:
         """From a `SearchConfig`."""
         return cls(config.step_tokens, config.finish_tokens, config.rollout_tokens, config.temperature, config.top_p,
                    config.stop_at_answer)
 
     @classmethod
-    def of_eval(cls, config: Any) -> "Sampling":
+    def of_eval(cls, config: Any) -> Sampling:
         """From an `EvalConfig`: a whole solution (or a rollout) has `max_tokens`, a step `step_tokens`."""
         return cls(config.step_tokens, config.max_tokens, config.max_tokens, config.temperature, config.top_p,
                    config.stop_at_answer)

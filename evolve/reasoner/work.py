@@ -9,8 +9,9 @@ request, `steps.StepPrompt` parses what comes back, and `driver.Driver` batches 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Generator, Literal
+from typing import Any, Literal
 
 Kind = Literal["step", "finish", "rollout"]
 

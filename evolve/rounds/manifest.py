@@ -17,13 +17,14 @@ from typing import Any
 
 import yaml
 
-from evolve.config import Config
+from evolve.config import Config, changed_keys
 from evolve.errors import ConfigError
 
 PACKAGES = ("evolve-reasoner", "torch", "transformers", "peft", "datasets", "vllm")
 # Keys that change how much a run does but not what a finished stage means: raising the round count
-# extends a run instead of invalidating it.
+# extends a run instead of invalidating it. The agents section plays no part in a round.
 _EXTENDABLE = {("run", "rounds")}
+_NOT_ROUNDS = ("agents",)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -48,25 +49,16 @@ def package_versions() -> dict[str, str | None]:
 
 
 def _comparable(config: Config) -> dict:
-    data = config.model_dump(mode="json")
+    data = config.settings()
     for section, key in _EXTENDABLE:
         data[section].pop(key)
+    for section in _NOT_ROUNDS:
+        data.pop(section)
     return data
 
 
 def run_digest(config: Config) -> str:
     return hashlib.sha256(json.dumps(_comparable(config), sort_keys=True).encode()).hexdigest()[:12]
-
-
-def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += changed_keys(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return keys
 
 
 def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
@@ -107,7 +99,7 @@ class Manifest:
         self.data = data
 
     @classmethod
-    def open(cls, round_dir: Path, round_index: int, digest: str) -> "Manifest":
+    def open(cls, round_dir: Path, round_index: int, digest: str) -> Manifest:
         round_dir.mkdir(parents=True, exist_ok=True)
         path = round_dir / "manifest.json"
         if path.exists():

@@ -16,8 +16,16 @@ from evolve.events import Sink, Stage, emit
 from evolve.infer.modes import PRM_MODES
 from evolve.rounds.manifest import Manifest, claim_run, read_json, run_digest
 from evolve.rounds.report import write_run_report
-from evolve.rounds.stages import (GeneratorFactory, RoundContext, eval_modes, eval_stage, harvest_stage, policy_stage,
-                                  prm_stage, search_stage)
+from evolve.rounds.stages import (
+    GeneratorFactory,
+    RoundContext,
+    eval_modes,
+    eval_stage,
+    harvest_stage,
+    policy_stage,
+    prm_stage,
+    search_stage,
+)
 
 ROUND_STAGES = ("search", "harvest", "policy", "prm", "eval", "report")
 # What `redo_eval` runs again: evaluation never changes what later rounds train on, so it alone can be

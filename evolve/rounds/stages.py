@@ -4,9 +4,9 @@ a finished run can be moved or shared."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from domains import Domain
 from evolve.api import Reasoner, base_folder, build_scorer

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def uct(q: float, visits: int, parent_visits: int, exploration: float) -> float:

@@ -7,8 +7,7 @@ shared backend calls. Nothing here knows about prompts or models.
 
 from __future__ import annotations
 
-from typing import Generator, Sequence
-
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
 from evolve.reasoner.work import Continuation, Generate, derive_seed
@@ -23,7 +22,7 @@ Step = Generator[list[Generate], list, Tree]
 
 
 class MCTS:
-    def __init__(self, question_id: str, config: "SearchConfig"):
+    def __init__(self, question_id: str, config: SearchConfig):
         self.config = config
         self.tree = Tree(question_id)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 from domains import Question
+from evolve.config import changed_keys
 from evolve.errors import EvolveError
 from evolve.search.tree import Tree
 
@@ -97,6 +98,16 @@ def read_records(path: str | Path) -> Iterator[dict]:
                                     fix="move the file aside and search again") from None
 
 
+def _what_changed(sidecar: Path, settings: dict | None, record: dict, digest: str) -> str:
+    """The keys that differ from the settings the file was searched with, or both digests when the file
+    has no record of its settings (written before it kept them)."""
+    if settings is not None and sidecar.exists():
+        changed = changed_keys(json.loads(sidecar.read_text(encoding="utf-8")), settings)
+        if changed:
+            return "; ".join(changed[:4]) + (f"; and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return f"{record.get('config')}, now {digest}"
+
+
 def count_records(path: str | Path) -> int:
     """Whole records in a tree file (0 when there is none yet)."""
     return sum(1 for _ in read_records(path)) if Path(path).exists() else 0
@@ -105,11 +116,15 @@ def count_records(path: str | Path) -> int:
 class TreeWriter:
     """Appends records; knows which questions are already done so a re-run skips them."""
 
-    def __init__(self, path: str | Path, *, domain: str, config_digest: str | None = None, force: bool = False):
+    def __init__(self, path: str | Path, *, domain: str, config_digest: str | None = None, force: bool = False,
+                 settings: dict | None = None):
+        """`settings` (the config the digest hashes) is kept in `<file>.config.json`, so that a refusal
+        can name the keys that changed."""
         self.path = Path(path)
         self.domain = domain
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.done: set[str] = set()
+        sidecar = self.path.with_name(self.path.name + ".config.json")
         if self.path.exists():
             self.repaired_bytes = _repair_tail(self.path)
             for record in read_records(self.path):
@@ -120,12 +135,14 @@ class TreeWriter:
                     )
                 if config_digest and not force and record.get("config") != config_digest:
                     raise TreeFileError(
-                        f"was searched with another config ({record.get('config')}, now {config_digest})",
+                        f"was searched with another config ({_what_changed(sidecar, settings, record, config_digest)})",
                         where=str(self.path), fix="keep the old settings, use another --out, or pass --force to mix them",
                     )
                 self.done.add(record["id"])
         else:
             self.repaired_bytes = 0
+        if settings is not None and (force or not sidecar.exists()):
+            sidecar.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
     def append(self, record: dict) -> None:
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

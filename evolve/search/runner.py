@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from evolve.backends.base import Generator
@@ -61,14 +60,15 @@ def check_budget(config: Config, generator: Generator) -> None:
         )
 
 
-def run_search(reasoner: "Reasoner", out: str | Path, *, force: bool = False, events: Sink | None = None) -> SearchSummary:
+def run_search(reasoner: Reasoner, out: str | Path, *, force: bool = False, events: Sink | None = None) -> SearchSummary:
     """Search every question of the configured split that `out` does not hold yet, appending each tree
     to `out` as it finishes. Progress goes to `events` after every backend call."""
     config, domain = reasoner.config, reasoner.domain
     questions = domain.load_split(config.data.split, limit=config.search.limit)
     check_budget(config, reasoner.generator)
     digest = config.digest("model", "search")
-    writer = TreeWriter(out, domain=domain.name, config_digest=digest, force=force)
+    writer = TreeWriter(out, domain=domain.name, config_digest=digest, force=force,
+                        settings=config.settings("model", "search"))
     todo = [q for q in questions if q.id not in writer.done]
     summary = SearchSummary(out=Path(out), skipped=len(questions) - len(todo))
     started = time.perf_counter()

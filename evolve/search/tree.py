@@ -128,7 +128,7 @@ class Tree:
         return [asdict(n) for n in self.nodes]
 
     @classmethod
-    def from_dicts(cls, question_id: str, nodes: list[dict]) -> "Tree":
+    def from_dicts(cls, question_id: str, nodes: list[dict]) -> Tree:
         tree = cls(question_id)
         tree.nodes = [Node(**n) for n in nodes]
         return tree

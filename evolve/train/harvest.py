@@ -10,9 +10,10 @@ The label maths are pure functions; `harvest()` reads a tree file and writes bot
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from domains import Domain, Question
 from evolve.errors import EvolveError

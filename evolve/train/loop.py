@@ -16,9 +16,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from evolve.config import _TrainingSection
 from evolve.errors import TrainingError

@@ -6,7 +6,8 @@ which turns every soft target Q < 1 into 0.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["soft_cross_entropy", "dual_bce", "PRM_LOSSES"]
 

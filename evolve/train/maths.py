@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["StepPlan", "plan_steps", "lr_factor", "epoch_order", "micro_batch", "holdout_split", "step_metrics",
            "roc_auc"]

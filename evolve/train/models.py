@@ -3,12 +3,10 @@ wrapping, the base folder a spec names, and saving an artefact atomically."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from evolve.backends.hf_loading import quiet_loading
 from evolve.errors import ConfigError

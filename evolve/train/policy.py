@@ -9,15 +9,16 @@ with `merge`, `out_dir/merged` also holds the full merged model and its tokenize
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
 from evolve.config import PolicyConfig
 from evolve.errors import ConfigError, ModelSpecError, TrainingError
 from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
-from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
 from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat_template
 

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
 from evolve.config import PRMConfig
 from evolve.errors import TrainingError
 from evolve.events import Sink
+from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
 from evolve.train.maths import holdout_split, step_metrics
-from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
-from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
 
 __all__ = ["PRMResult", "train_prm", "PRM_VERSION", "HEAD_MODULES"]

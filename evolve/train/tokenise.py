@@ -9,7 +9,7 @@ Works on any Hugging Face tokenizer object; needs no torch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from evolve.backends.hf_text import encode_piece, encode_prompt
 from evolve.errors import ModelSpecError
