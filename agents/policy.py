@@ -11,7 +11,6 @@ from domains import Domain, Question
 from domains.answers import ANSWER_TYPES
 from evolve.config import AgentsConfig
 
-ACTIONS = ("generate", "review", "rank", "evolve", "meta_review", "final")
 _OPTION = re.compile(r"^\s*\(?([A-J])[).:]\s+(.+?)\s*$")
 
 

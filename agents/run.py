@@ -132,7 +132,3 @@ def read_state(folder: Path) -> dict:
         return dict(tup.checkpoint["channel_values"]) if tup else {}
     finally:
         conn.close()
-
-
-def is_finished(state: dict) -> bool:
-    return bool(state.get("overview"))

@@ -8,7 +8,7 @@ a crash writes the same ids and the reducers drop the repeats: resuming never du
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, TypedDict
 
 from agents.elo import INITIAL_ELO
 
@@ -30,10 +30,6 @@ def append_unique(left: list[dict] | None, right: list[dict] | None) -> list[dic
             out.append(record)
             seen.add(record["id"])
     return out
-
-
-def last_value(_left: Any, right: Any) -> Any:
-    return right
 
 
 class AgentState(TypedDict, total=False):

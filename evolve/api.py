@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from domains import Domain, Question, load_domain
-from evolve.backends.base import Generator
+from evolve.backends.base import Generator, StepScorer
 from evolve.config import Config, ModelConfig
 from evolve.errors import ConfigError, ModelSpecError
 from evolve.infer.base import Solution
 from evolve.infer.solve import ModeRun, Progress, check_modes, run_modes
-from evolve.prm.base import StepScorer
 from evolve.reasoner.driver import Driver, Job, Tick
 from evolve.reasoner.steps import Sampling, StepPrompt
 from evolve.reasoner.work import Continuation, Generate, Score

@@ -308,14 +308,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         except ValidationError as err:
             _raise_validation(err, f"--set {text}")
     return Config.model_validate(data)
-
-
-def describe_config() -> str:
-    """Every key with its default and help text, for `--help` and the README."""
-    lines = []
-    for section_name, field in Config.model_fields.items():
-        section = field.annotation
-        lines.append(f"{section_name}:")
-        for name, sub in section.model_fields.items():  # type: ignore[union-attr]
-            lines.append(f"  {name} = {sub.get_default(call_default_factory=True)!r}  # {sub.description}")
-    return "\n".join(lines)

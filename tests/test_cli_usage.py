@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evolve.cli import _register, app, main
+from evolve.cli import _register, app
+from tests.cli_helpers import run_cli
 
 _register()
 
@@ -31,10 +32,7 @@ COMMANDS = _commands()
 
 
 def run(capsys, args):
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    out, err = capsys.readouterr()
-    return done.value.code, out, err
+    return run_cli(args, capsys)
 
 
 def one_line_error(code, err):

@@ -15,10 +15,20 @@ def test_defaults_are_meds3():
     assert (s.exploration, s.unvisited_score, s.completed_score, s.correct_leaves, s.max_nodes) == (2.0, 5.0, -1.0, 4, 60)
 
 
-@pytest.mark.parametrize("preset", sorted((ROOT / "configs").glob("search-*.yaml")))
-def test_presets_load(preset):
+@pytest.mark.parametrize("preset", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_preset_loads_and_names_what_exists(preset):
+    from domains import load_domain
+    from domains.registry import builtin_names
+    from evolve.infer.solve import check_modes
+
     cfg = load_config(preset)
-    assert cfg.search.max_nodes >= 2
+    if cfg.data.domain in builtin_names():
+        assert load_domain(cfg.data.domain).name == cfg.data.domain
+    else:  # a user domain: the preset's header says what creates it
+        header = "".join(line for line in preset.read_text().splitlines(keepends=True) if line.startswith("#"))
+        assert f"`{cfg.data.domain}`" in header and ("bench/" in header or "evolve domains add" in header)
+    check_modes(cfg.eval.modes, cfg.eval, has_scorer=True)  # every mode it asks for exists
+    assert set(cfg.run.baseline_modes) <= {"cot", "sc"} and cfg.search.max_nodes >= 2
 
 
 def test_overrides_win_and_parse_yaml_values(tmp_path):

@@ -20,8 +20,17 @@ from domains.question import Question
 OPTIONS = {"A": "Aspirin", "B": "Tell the attending", "C": "Heparin", "D": "Warfarin"}
 
 
-def test_answer_phrase_is_the_shared_constant() -> None:
-    assert ANSWER_PHRASE == "The answer is"
+def test_every_instruction_asks_for_the_answer_phrase_and_holds_no_placeholder() -> None:
+    from domains.answers import ANSWER_TYPES
+    from evolve.reasoner.steps import STEP_INSTRUCTIONS
+
+    for text in [kind.instruction for kind in ANSWER_TYPES.values()] + [STEP_INSTRUCTIONS]:
+        assert f'"{ANSWER_PHRASE}' in text or f"'{ANSWER_PHRASE}'" in text, text
+        for placeholder in ("<letter>", " N ", '" N', " X.", "Step k"):
+            assert placeholder not in text, (placeholder, text)
+    for kind in ANSWER_TYPES.values():  # a default worked example ends with an answer the type can read
+        if kind.example:
+            assert kind.read(kind.example["steps"][-1].split(ANSWER_PHRASE)[1], None) is not None
 
 
 @pytest.mark.parametrize(

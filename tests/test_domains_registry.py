@@ -25,12 +25,6 @@ splits:
 """
 
 
-@pytest.fixture
-def evolve_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("EVOLVE_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def _make_domain(root: Path, name: str, rows: list[dict], answer_type: str = "numeric", extra: str = "") -> Path:
     folder = root / name
     folder.mkdir(parents=True)
@@ -101,26 +95,26 @@ def test_bad_answer_type_and_missing_split(tmp_path: Path) -> None:
         load_spec(path)
 
 
-def test_user_domains_are_listed_with_builtins(evolve_home: Path) -> None:
-    _make_domain(evolve_home / "domains", "toy", [{"question": "1+1?", "answer": "2"}])
-    broken = evolve_home / "domains" / "broken"
+def test_user_domains_are_listed_with_builtins(home: Path) -> None:
+    _make_domain(home / "domains", "toy", [{"question": "1+1?", "answer": "2"}])
+    broken = home / "domains" / "broken"
     broken.mkdir()
     (broken / "domain.yaml").write_text("name: broken\n", encoding="utf-8")
     infos = {info.name: info for info in list_domains()}
     assert [infos[name].source for name in BUILTINS] == ["builtin"] * 4
-    assert (infos["toy"].source, infos["toy"].answer_type, infos["toy"].path) == ("user", "numeric", evolve_home / "domains" / "toy")
+    assert (infos["toy"].source, infos["toy"].answer_type, infos["toy"].path) == ("user", "numeric", home / "domains" / "toy")
     assert infos["broken"].error is not None and "missing required key" in infos["broken"].error
 
 
-def test_unknown_domain_lists_known_names_and_close_match(evolve_home: Path) -> None:
+def test_unknown_domain_lists_known_names_and_close_match(home: Path) -> None:
     with pytest.raises(UnknownDomainError) as err:
         load_domain("pubmedq")
     assert err.value.fix.startswith("did you mean 'pubmedqa'? known domains: medqa, pubmedqa, science, science-numeric")
 
 
-def test_domain_api_on_a_user_numeric_domain(evolve_home: Path) -> None:
+def test_domain_api_on_a_user_numeric_domain(home: Path) -> None:
     _make_domain(
-        evolve_home / "domains", "toy",
+        home / "domains", "toy",
         [{"id": "t1", "question": "1+1?", "answer": "2"}, {"id": "t2", "question": "10/4?", "answer": "2.5"}],
         extra="tolerance: {abs: 0.01}\n",
     )
@@ -143,8 +137,8 @@ def test_domain_api_on_a_user_numeric_domain(evolve_home: Path) -> None:
         domain.load_split("dev")
 
 
-def test_load_split_from_a_path_and_strict_errors(evolve_home: Path, tmp_path: Path) -> None:
-    _make_domain(evolve_home / "domains", "toy", [{"question": "1+1?", "answer": "2"}])
+def test_load_split_from_a_path_and_strict_errors(home: Path, tmp_path: Path) -> None:
+    _make_domain(home / "domains", "toy", [{"question": "1+1?", "answer": "2"}])
     other = tmp_path / "other.jsonl"
     other.write_text('{"question": "2+2?", "answer": "4"}\n{"question": "no answer"}\n', encoding="utf-8")
     with pytest.raises(domains.DataFileError) as err:
@@ -152,8 +146,8 @@ def test_load_split_from_a_path_and_strict_errors(evolve_home: Path, tmp_path: P
     assert err.value.message.startswith("1 of 2 rows are invalid: line 2: no answer")
 
 
-def test_mcq_formatting_with_context_and_option_text_extraction(evolve_home: Path) -> None:
-    _make_domain(evolve_home / "domains", "quiz", [], answer_type="mcq")
+def test_mcq_formatting_with_context_and_option_text_extraction(home: Path) -> None:
+    _make_domain(home / "domains", "quiz", [], answer_type="mcq")
     domain = load_domain("quiz")
     q = Question(id="x", question="Which?", answer="B", options={"A": "Red", "B": "Blue"}, context="Sky facts.")
     assert domain.format_question(q) == (
@@ -166,9 +160,9 @@ def test_mcq_formatting_with_context_and_option_text_extraction(evolve_home: Pat
     assert domain.extract_answer("The answer is blue.") is None
 
 
-def test_hook_verifier(evolve_home: Path) -> None:
+def test_hook_verifier(home: Path) -> None:
     folder = _make_domain(
-        evolve_home / "domains", "parity", [{"question": "An even number?", "answer": "2"}], extra="verifier: hook.py:is_even\n"
+        home / "domains", "parity", [{"question": "An even number?", "answer": "2"}], extra="verifier: hook.py:is_even\n"
     )
     (folder / "hook.py").write_text(
         "def is_even(predicted, question):\n    return predicted is not None and int(predicted) % 2 == 0\n", encoding="utf-8"

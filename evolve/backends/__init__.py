@@ -26,8 +26,6 @@ __all__ = [
     "resolve_model_folder",
 ]
 
-DEFAULT_MODEL = "embedded:smollm2-135m-instruct"
-
 
 def resolve_model_folder(target: str) -> str:
     """A local folder for `target`: `embedded:<name>` is converted once, folders/hub ids resolved."""

@@ -1,4 +1,4 @@
-"""The one interface every model backend implements.
+"""The interfaces of the models: `Generator` (the policy, every backend) and `StepScorer` (a PRM).
 
 A backend takes a batch of `GenerationRequest`s and returns, for each request, `n` `Completion`s.
 Stop strings are excluded from the returned text (as OpenAI and vLLM do). A request may also carry a
@@ -83,4 +83,17 @@ class Generator(Protocol):
     @property
     def max_n(self) -> int | None:
         """The largest `n` one request may ask for; None when unbounded."""
+        ...
+
+
+@runtime_checkable
+class StepScorer(Protocol):
+    """Scores every step of many trajectories of one question.
+
+    `question` is the question as the domain formats it (`Domain.format_question`); each trajectory
+    is its steps 1.. (step 0 is fixed and never scored). The result holds, per trajectory, one
+    probability in [0, 1] per step that the step is on a path to a correct answer.
+    """
+
+    def score(self, question: str, trajectories: Sequence[Sequence[str]]) -> list[list[float]]:
         ...

@@ -13,7 +13,7 @@ from typing import Any
 
 from evolve.errors import ModelSpecError
 
-__all__ = ["IDENTITY_KEYS", "base_identity", "load_tokenizer", "quiet_loading", "read_base_config", "torch_threads"]
+__all__ = ["IDENTITY_KEYS", "base_identity", "load_tokenizer", "pad_id", "quiet_loading", "read_base_config", "torch_threads"]
 
 IDENTITY_KEYS = ("model_type", "hidden_size", "vocab_size", "num_hidden_layers")
 
@@ -87,3 +87,9 @@ def torch_threads(threads: int | None, model: Any = None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The id to pad batches with: the tokenizer's own, else EOS (padding is masked, so any id works)."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return int(pad or 0)

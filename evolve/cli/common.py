@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -17,6 +18,17 @@ from evolve.config import Config, load_config
 from evolve.errors import ConfigError
 
 SEEDED = ("search", "eval", "policy", "prm", "agents")
+
+# The flags several commands share, declared once so that they mean (and read) the same everywhere.
+CONFIG = typer.Option(None, "--config", help="YAML preset, e.g. configs/medqa-cpu.yaml")
+SET = typer.Option([], "--set", help="override a config key: --set eval.n=16 (repeatable)")
+DOMAIN = typer.Option(None, help="domain name (evolve domains list)")
+MODEL = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct")
+THREADS = typer.Option(None, min=1, help="torch threads (hf backend)")
+SEED = typer.Option(None, help="seed of every section (search, eval, training, agents)")
+POLICY = typer.Option(None, help="a LoRA adapter folder applied to the model")
+PRM = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)")
+QUIET = typer.Option(False, help="no progress output")
 
 
 def config_from(path: Path | None, overrides: list[str], flags: dict[str, Any], seed: int | None = None) -> Config:

@@ -83,10 +83,7 @@ def check_cmd(name: Annotated[str, typer.Argument(help="Domain name (see `evolve
         console.print(f"{split}: {len(conversion.questions)} questions, {len(conversion.bad_rows)} bad rows{duplicates}"
                       f" ({domain.split_source(split)})")
         console.print(f"  answers: {_distribution(domain, conversion.questions)}", markup=False)
-        for row in conversion.bad_rows[:MAX_LISTED_BAD_ROWS]:
-            console.print(f"  [red]{row.position}[/red]: {row.reason}", markup=True)
-        if len(conversion.bad_rows) > MAX_LISTED_BAD_ROWS:
-            console.print(f"  ... and {len(conversion.bad_rows) - MAX_LISTED_BAD_ROWS} more")
+        _print_bad_rows(console, conversion.bad_rows)
         problems += len(conversion.bad_rows)
     if problems:
         typer.secho(f"error: domain '{domain.name}' has {problems} problem(s)", err=True, fg="red")
@@ -94,6 +91,13 @@ def check_cmd(name: Annotated[str, typer.Argument(help="Domain name (see `evolve
         # typer.Exit into a return value that would be dropped.
         raise SystemExit(1)
     console.print(f"ok: domain '{domain.name}' is valid")
+
+
+def _print_bad_rows(console: Console, rows: list) -> None:
+    for row in rows[:MAX_LISTED_BAD_ROWS]:
+        console.print(f"  {row.position}: {row.reason}", markup=False)
+    if len(rows) > MAX_LISTED_BAD_ROWS:
+        console.print(f"  ... and {len(rows) - MAX_LISTED_BAD_ROWS} more")
 
 
 def _distribution(domain: Domain, questions: list[Question]) -> str:
@@ -171,7 +175,4 @@ def add_cmd(
                       "a more held-out split also holds")
     if result.bad_rows_path is not None:
         console.print(f"skipped {len(result.bad_rows)} bad rows; all of them, with reasons, in {result.bad_rows_path}")
-        for row in result.bad_rows[:MAX_LISTED_BAD_ROWS]:
-            console.print(f"  {row.position}: {row.reason}", markup=False)
-        if len(result.bad_rows) > MAX_LISTED_BAD_ROWS:
-            console.print(f"  ... and {len(result.bad_rows) - MAX_LISTED_BAD_ROWS} more")
+        _print_bad_rows(console, result.bad_rows)

@@ -8,11 +8,26 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from evolve.cli.common import config_from, modes_flag, parse_modes, parse_where, print_eval_report
+from evolve.cli.common import (
+    CONFIG,
+    DOMAIN,
+    MODEL,
+    POLICY,
+    PRM,
+    QUIET,
+    SEED,
+    SET,
+    THREADS,
+    config_from,
+    modes_flag,
+    parse_modes,
+    parse_where,
+    print_eval_report,
+)
 
 
 def eval_command(
-    domain: str | None = typer.Option(None, help="domain name (evolve domains list)"),
+    domain: str | None = DOMAIN,
     split: str | None = typer.Option(None, help="dev, test, search, or a data file"),
     limit: int | None = typer.Option(None, min=1, help="evaluate only the first N questions"),
     where: list[str] = typer.Option([], "--where", help="keep questions whose metadata FIELD=VALUE (repeatable; "
@@ -20,16 +35,16 @@ def eval_command(
     by: str | None = typer.Option(None, "--by", help="also report accuracy per value of this metadata field"),
     modes: str | None = typer.Option(None, help="comma list of inference modes (see `evolve solve --help`)"),
     n: int | None = typer.Option(None, "--n", min=1, help="samples per question for sc, pvs and bon-*"),
-    policy: Path | None = typer.Option(None, help="a LoRA adapter folder applied to the model"),
-    prm: Path | None = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
-    model: str | None = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
-    config: Path | None = typer.Option(None, "--config", help="YAML preset"),
-    set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.max_tokens=256"),
+    policy: Path | None = POLICY,
+    prm: Path | None = PRM,
+    model: str | None = MODEL,
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
     out: Path | None = typer.Option(None, "--out", help="results folder (default runs/eval-<domain>-<time>)"),
     label: str = typer.Option("", help="a name for this evaluation in the report"),
-    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backend)"),
-    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
-    quiet: bool = typer.Option(False, help="no progress output"),
+    threads: int | None = THREADS,
+    seed: int | None = SEED,
+    quiet: bool = QUIET,
 ) -> None:
     from evolve.api import Reasoner
     from evolve.cli.render import progress_sink

@@ -20,8 +20,8 @@ def describe(info: dict) -> str:
 
 
 class LineRenderer:
-    """One line per stage and note, and per task a progress line at most every `every` seconds
-    (and when it completes): done/total, rate, ETA and the task's info."""
+    """One line per stage and note, and per task a progress line when it starts, then at most every
+    `every` seconds, and when it completes: done/total, rate, ETA and the task's info."""
 
     def __init__(self, stream: TextIO, every: float = LINE_EVERY_S, clock=time.monotonic):
         self.stream = stream
@@ -42,7 +42,7 @@ class LineRenderer:
         now = self.clock()
         start, first = self.started.setdefault(event.task, (now, event.done))
         finished = event.total is not None and event.done >= event.total
-        if not finished and now - self.last.get(event.task, start) < self.every:
+        if not finished and event.task in self.last and now - self.last[event.task] < self.every:
             return
         self.last[event.task] = now
         elapsed = now - start

@@ -7,19 +7,21 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from evolve.cli.common import CONFIG, DOMAIN, QUIET, SEED, SET
+
 
 def run(
     out: Path = typer.Option(..., "--out", help="run folder; re-running the same command resumes it"),
-    config: Path | None = typer.Option(None, "--config", help="YAML preset, e.g. configs/medqa-cpu.yaml"),
+    config: Path | None = CONFIG,
     rounds: int | None = typer.Option(None, min=1, help="rounds to run (a finished run can be extended)"),
-    set_: list[str] = typer.Option([], "--set", help="override a config key: --set search.limit=4"),
-    domain: str | None = typer.Option(None, help="domain name (evolve domains list)"),
+    set_: list[str] = SET,
+    domain: str | None = DOMAIN,
     model: str | None = typer.Option(None, help="base model spec"),
     force: bool = typer.Option(False, help="continue a run under a changed config (recorded in run.json)"),
     redo_eval: bool = typer.Option(False, "--redo-eval", help="evaluate again each round evaluated under another "
                                    "config (with --force after changing eval.*); search and training stay"),
-    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
-    quiet: bool = typer.Option(False, help="no progress output"),
+    seed: int | None = SEED,
+    quiet: bool = QUIET,
 ) -> None:
     """Search -> harvest -> policy SFT -> PRM -> eval -> report, for each round."""
     from evolve.cli.common import config_from, print_run_report

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from evolve.cli.common import config_from
+from evolve.cli.common import CONFIG, DOMAIN, MODEL, QUIET, SEED, SET, THREADS, config_from
 
 
 def print_summary(summary, console: Console) -> None:
@@ -23,16 +23,16 @@ def print_summary(summary, console: Console) -> None:
 
 def search(
     out: Path = typer.Option(..., "--out", help="tree file (JSONL); re-running the command resumes it"),
-    domain: str | None = typer.Option(None, help="domain name (evolve domains list)"),
-    model: str | None = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
+    domain: str | None = DOMAIN,
+    model: str | None = MODEL,
     limit: int | None = typer.Option(None, min=1, help="search only the first N questions"),
     split: str | None = typer.Option(None, help="search, dev, test, or a data file"),
-    config: Path | None = typer.Option(None, "--config", help="YAML preset, e.g. configs/search-cpu.yaml"),
-    set_: list[str] = typer.Option([], "--set", help="override a config key: --set search.max_nodes=10"),
-    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backend)"),
-    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    threads: int | None = THREADS,
+    seed: int | None = SEED,
     force: bool = typer.Option(False, help="append to a tree file searched with another config"),
-    quiet: bool = typer.Option(False, help="no progress output"),
+    quiet: bool = QUIET,
 ) -> None:
     from evolve.api import Reasoner
     from evolve.cli.render import progress_sink

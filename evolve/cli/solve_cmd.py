@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from evolve.cli.common import config_from, modes_flag, parse_modes
+from evolve.cli.common import CONFIG, MODEL, POLICY, PRM, SEED, SET, THREADS, config_from, modes_flag, parse_modes
 from evolve.errors import ConfigError
 
 _LETTERED = re.compile(r"^\s*\(?([A-Za-z])\s*[\).:]\s*(.+)$", re.S)
@@ -42,13 +42,13 @@ def solve_command(
     mode: str = typer.Option("cot", help=f"the inference mode: {_mode_help()}"),
     n: int | None = typer.Option(None, "--n", min=1, help="samples for sc, pvs and bon-*"),
     options: str | None = typer.Option(None, help='answer options for multiple choice: "A) ...|B) ..."'),
-    policy: Path | None = typer.Option(None, help="a LoRA adapter folder applied to the model"),
-    prm: Path | None = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)"),
-    model: str | None = typer.Option(None, help="model spec, e.g. embedded:smollm2-135m-instruct"),
-    config: Path | None = typer.Option(None, "--config", help="YAML preset"),
-    set_: list[str] = typer.Option([], "--set", help="override a config key: --set eval.max_tokens=256"),
-    threads: int | None = typer.Option(None, min=1, help="torch threads (hf backend)"),
-    seed: int | None = typer.Option(None, help="seed of every section (search, eval, training, agents)"),
+    policy: Path | None = POLICY,
+    prm: Path | None = PRM,
+    model: str | None = MODEL,
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    threads: int | None = THREADS,
+    seed: int | None = SEED,
 ) -> None:
     from domains import Question
     from evolve.api import Reasoner

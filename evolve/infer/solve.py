@@ -10,13 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from domains import Domain, Question
-from evolve.backends.base import Generator
+from evolve.backends.base import Generator, StepScorer
 from evolve.config import EvalConfig
 from evolve.errors import ConfigError
 from evolve.infer.base import Solution
 from evolve.infer.modes import MODES, PRM_MODES, samples_per_request
 from evolve.infer.sampling import sample_search
-from evolve.prm.base import StepScorer
 from evolve.reasoner.driver import Driver
 from evolve.reasoner.steps import Sampling, StepPrompt
 

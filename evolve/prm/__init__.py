@@ -1,11 +1,11 @@
-"""The step-wise process reward model: what scores a reasoning step (see `base.StepScorer`).
+"""The step-wise process reward model: what scores a reasoning step (`evolve.backends.base.StepScorer`).
 
 `load_prm` and `HFStepScorer` (scorer.py) load torch when first used, not at import.
 """
 
 from typing import Any
 
-from evolve.prm.base import StepScorer
+from evolve.backends.base import StepScorer
 
 __all__ = ["StepScorer", "HFStepScorer", "load_prm"]
 

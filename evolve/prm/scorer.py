@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evolve.backends.hf_loading import IDENTITY_KEYS, base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.backends.hf_loading import (
+    IDENTITY_KEYS,
+    base_identity,
+    load_tokenizer,
+    pad_id,
+    quiet_loading,
+    torch_threads,
+)
 from evolve.errors import ModelSpecError
 from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 
@@ -33,8 +40,7 @@ class HFStepScorer:
         self.batch_size = batch_size
         self.threads = threads
         self.name = name or "prm"
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self._pad_id = int(pad or 0)  # padding sits after every label position, so any id works
+        self._pad_id = pad_id(tokenizer)  # padding sits after every label position
 
     def encode(self, question: str, steps: Sequence[str]) -> EncodedSteps:
         return encode_steps(self.tokenizer, question, steps, self.max_length, self.separator)

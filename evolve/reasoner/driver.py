@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domains import Question
-from evolve.backends.base import Generator
+from evolve.backends.base import Generator, StepScorer
 from evolve.errors import EvolveError
-from evolve.prm.base import StepScorer
 from evolve.reasoner.steps import Sampling, StepPrompt
 from evolve.reasoner.work import Generate, Score, Search
 

@@ -53,10 +53,6 @@ def build_record(question: Question, tree: Tree, *, domain: str, model: str, con
     }
 
 
-def tree_from_record(record: dict) -> Tree:
-    return Tree.from_dicts(record["id"], record["nodes"])
-
-
 def _repair_tail(path: Path) -> int:
     """Cut an unterminated last line (a write interrupted by a crash). Returns bytes removed."""
     size = path.stat().st_size

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.backends.hf_loading import base_identity, load_tokenizer, pad_id, quiet_loading, torch_threads
 from evolve.config import PolicyConfig
 from evolve.errors import ConfigError, ModelSpecError, TrainingError
 from evolve.events import Sink
@@ -150,8 +150,7 @@ def train_policy(
         else:
             model = wrap_lora(model, lora, where="policy.lora")
     with torch_threads(threads, model), quiet_loading():
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        outcome = run_loop(model, examples, _collate(int(pad or 0)), _causal_loss, config=config, out_dir=out,
+        outcome = run_loop(model, examples, _collate(pad_id(tokenizer)), _causal_loss, config=config, out_dir=out,
                            fingerprint=fingerprint, events=events, label="policy", stop_after=stop_after)
         result = TrainResult(None, outcome.steps, outcome.losses, outcome.seconds, len(examples),
                              sum(len(e.input_ids) for e in examples), outcome.resumed_from, skipped=skipped,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evolve.backends.hf_loading import base_identity, load_tokenizer, quiet_loading, torch_threads
+from evolve.backends.hf_loading import base_identity, load_tokenizer, pad_id, quiet_loading, torch_threads
 from evolve.config import PRMConfig
 from evolve.errors import TrainingError
 from evolve.events import Sink
@@ -166,10 +166,9 @@ def train_prm(
     with quiet_loading():
         model = AutoModelForTokenClassification.from_pretrained(str(base), num_labels=2, dtype=torch.float32)
     model = wrap_lora(model, lora, where="prm.lora")
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    pad_id = int(pad or 0)
+    pad = pad_id(tokenizer)
     with torch_threads(threads, model), quiet_loading():
-        outcome = run_loop(model, train, _collate(pad_id), _step_loss(config.labeling), config=config, out_dir=out,
+        outcome = run_loop(model, train, _collate(pad), _step_loss(config.labeling), config=config, out_dir=out,
                            fingerprint=fingerprint, events=events, label=f"prm ({config.labeling})",
                            stop_after=stop_after)
         result = PRMResult(None, outcome.steps, outcome.losses, seconds=outcome.seconds,
@@ -177,7 +176,7 @@ def train_prm(
         if not outcome.finished:
             return result
         model.eval()
-        metrics = _heldout_metrics(model, held, pad_id, config.batch_size)
+        metrics = _heldout_metrics(model, held, pad, config.batch_size)
         result.metrics = {
             "auc": metrics["auc"], "accuracy": metrics["accuracy"], "heldout_steps": metrics["steps"],
             "heldout_trajectories": len(held), "train_trajectories": len(train),
