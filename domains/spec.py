@@ -121,6 +121,15 @@ class ToleranceSpec(_Strict):
         return Tolerance(abs=self.abs, rel=self.rel)
 
 
+class GeneratorSpec(_Strict):
+    """How a generated domain was made (`evolve domains add --generate`), so that it can be rebuilt exactly."""
+
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+    sizes: dict[str, int] = Field(default_factory=dict)
+
+
 class DomainSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str = ""
@@ -130,6 +139,7 @@ class DomainSpec(_Strict):
     fields: FieldsSpec = FieldsSpec()
     tolerance: ToleranceSpec = ToleranceSpec()
     verifier: str | None = None
+    generator: GeneratorSpec | None = None
 
     @field_validator("splits")
     @classmethod

@@ -101,13 +101,23 @@ class _TrainingSection(_Section):
         return {**_default_lora(), **value} if isinstance(value, dict) else value
 
 
+class ColdStartConfig(_Section):
+    """DeepSeek-R1's stage 1: SFT on a small set of good solutions before round 1."""
+
+    source: str = Field("generated", description="generated: the domain's `cold` questions with solutions rendered "
+                        "from their true chains; or a JSONL file of questions with a `steps` list each")
+    size: int = Field(200, ge=1, description="cold-start examples (at most the questions there are)")
+
+
 class PolicyConfig(_TrainingSection):
     """LoRA SFT of the policy on the correct (pos) trajectories."""
 
+    cold_start: ColdStartConfig | None = Field(
+        None, description="train a cold-start policy first (its own stage, once); every round then starts from it")
     top_k: int = Field(2, ge=1, description="pos trajectories kept per question, best minimum step value first")
     from_base: bool = Field(
-        True, description="each round fine-tunes the base model (MedS3); false continues from the last round's policy"
-    )
+        True, description="each round fine-tunes the starting point, the base model or the cold-start policy (MedS3); "
+                          "false continues from the last round's policy")
     merge: bool = Field(False, description="also write the adapter merged into a full model folder")
 
 

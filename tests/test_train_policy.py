@@ -110,9 +110,10 @@ def test_continuing_from_a_previous_adapter(tiny_model_dir, tmp_path):
     with pytest.raises(ModelSpecError, match="not a PEFT LoRA adapter"):
         train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r3", config=config(from_base=False),
                      init_adapter=tmp_path)
-    with pytest.raises(ConfigError, match="from_base is true"):
-        train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r4", config=config(),
-                     init_adapter=first.adapter_dir)
+    # a cold start: each round fine-tunes from that adapter (from_base) rather than from the bare model
+    from_start = train_policy(policy_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "r4", config=config(epochs=1),
+                              init_adapter=first.adapter_dir)
+    assert any(not a[k].equal(load_adapter(from_start.adapter_dir)[k]) for k in a)
 
 
 def test_bad_input_fails_before_any_work(tiny_model_dir, tiny_model_dir_no_template, tmp_path):

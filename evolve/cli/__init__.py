@@ -40,9 +40,10 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _register() -> None:
     # Imported here so `import evolve.cli` stays cheap until a command actually runs.
-    from evolve.cli import demo_cmd, domains_cmd, eval_cmd, run_cmd, search_cmd, solve_cmd, tree_cmd
+    from evolve.cli import demo_cmd, domains_cmd, eval_cmd, prm_cmd, run_cmd, search_cmd, solve_cmd, tree_cmd
 
     app.add_typer(domains_cmd.app, name="domains", help="List, inspect, check and add task domains.")
+    app.add_typer(prm_cmd.app, name="prm", help="Check a trained PRM against the true step labels.")
     app.add_typer(tree_cmd.app, name="tree", help="Inspect search trees.")
     app.command("search", help="Run the batched MedS3 MCTS over a domain's questions.")(search_cmd.search)
     app.command("run", help="Self-evolution rounds: search, harvest, train policy and PRM, evaluate, report.")(

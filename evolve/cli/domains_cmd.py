@@ -113,8 +113,18 @@ def _distribution(domain: Domain, questions: list[Question]) -> str:
 @app.command("add")
 def add_cmd(
     name: Annotated[str, typer.Argument(help="New domain name (lower case, digits, - and _; at most 64 characters).")],
-    source: Annotated[str, typer.Option("--from", help="Data file (.jsonl .json .csv .tsv .parquet) or hf:owner/name[:split].")],
-    answer_type: Annotated[str, typer.Option("--type", help=f"Answer type: {', '.join(ANSWER_TYPES)}.")],
+    source: Annotated[str | None, typer.Option("--from", help="Data file (.jsonl .json .csv .tsv .parquet) or "
+                                               "hf:owner/name[:split].")] = None,
+    answer_type: Annotated[str | None, typer.Option("--type", help=f"Answer type: {', '.join(ANSWER_TYPES)}.")] = None,
+    generate: Annotated[str | None, typer.Option("--generate", help="Draw the questions from a generator instead of "
+                                                 "a file: medcalc, arith or rg:<dataset> (reasoning-gym).")] = None,
+    size: Annotated[int, typer.Option("--size", min=1, help="With --generate: search questions.")] = 300,
+    dev_size: Annotated[int, typer.Option("--dev-size", min=0, help="With --generate: dev questions.")] = 100,
+    test_size: Annotated[int, typer.Option("--test-size", min=0, help="With --generate: test questions.")] = 200,
+    cold_size: Annotated[int, typer.Option("--cold-size", min=0, help="With --generate: cold-start questions "
+                                           "(gold solutions for policy.cold_start).")] = 200,
+    params: Annotated[list[str] | None, typer.Option("--set", help="With --generate: a generator parameter, "
+                                                     "KEY=VALUE (repeatable; e.g. --set level=2).")] = None,
     mappings: Annotated[
         list[str] | None,
         typer.Option(
@@ -144,9 +154,27 @@ def add_cmd(
     seed: Annotated[int, typer.Option(help="Salt of the dev split's content hash.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing user domain of this name.")] = False,
 ) -> None:
-    """Create a user domain in $EVOLVE_HOME/domains/NAME from a data file; an invalid file writes nothing."""
-    from domains.builder import add_domain, parse_mappings
+    """Create a user domain in $EVOLVE_HOME/domains/NAME from a data file or a generator; an invalid file
+    writes nothing."""
+    from domains.builder import add_domain, add_generated_domain, parse_mappings
 
+    if generate is not None:
+        if source is not None:
+            raise DomainSpecError("--generate and --from both given", where="--generate", fix="pass one of them")
+        given = {}
+        for item in params or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise DomainSpecError(f"--set '{item}' is not KEY=VALUE", where="--set", fix="write e.g. --set level=2")
+            given[key.strip()] = value.strip()
+        result = add_generated_domain(name, generate, params=given, seed=seed, description=description, force=force,
+                                      sizes={"search": size, "dev": dev_size, "test": test_size, "cold": cold_size})
+        counts = ", ".join(f"{count} {split}" for split, count in result.counts.items())
+        _console().print(f"added domain '{name}' at {result.path}: {counts} questions")
+        return
+    if source is None or answer_type is None:
+        raise DomainSpecError("a domain needs --from FILE and --type, or --generate KIND", where="--from",
+                              fix="e.g. --from data.jsonl --type mcq, or --generate medcalc")
     if answer_type not in ANSWER_TYPES:
         raise DomainSpecError(f"unknown answer type '{answer_type}'", where="--type", fix=f"use one of: {', '.join(ANSWER_TYPES)}")
     items = list(mappings or [])

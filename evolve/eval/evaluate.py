@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from evolve.eval.results import EvalReport, ModeResult
 from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
 from evolve.events import Progress, Sink, emit
 from evolve.infer.base import Solution
+from evolve.infer.modes import MODES
 
 if TYPE_CHECKING:
     from evolve.api import Reasoner
@@ -27,10 +29,31 @@ if TYPE_CHECKING:
 BOOTSTRAP_ITERS = 2000
 
 
-def mode_result(mode: str, correct: Sequence[bool], tokens: Sequence[int], seconds: float, shared: bool) -> ModeResult:
+def mode_result(mode: str, correct: Sequence[bool], tokens: Sequence[int], seconds: float, shared: bool,
+                answers: Sequence[str | None] = ()) -> ModeResult:
     k, n = sum(correct), len(correct)
     low, high = wilson_interval(k, n)
-    return ModeResult(mode, k, n, k / n, low, high, sum(tokens) / n, seconds, shared)
+    top, share = top_answer(answers)
+    return ModeResult(mode, k, n, k / n, low, high, sum(tokens) / n, seconds, shared, top, share)
+
+
+def top_answer(answers: Sequence[str | None]) -> tuple[str | None, float]:
+    """The most frequent answer (None counts as an answer here: "no answer") and its share."""
+    if not answers:
+        return None, 0.0
+    counts = Counter(answers)
+    answer, count = max(counts.items(), key=lambda kv: (kv[1], kv[0] is not None))
+    return answer, count / len(answers)
+
+
+def pass_at_n(questions: Sequence[Question], solutions, domain) -> dict[str, Any] | None:
+    """Whether any of a question's sampled candidates is right (pass@N), with a Wilson interval."""
+    if not solutions or not solutions[0].candidates:
+        return None
+    hits = [any(domain.is_correct(c.answer, q) for c in s.candidates) for s, q in zip(solutions, questions)]
+    k, n = sum(hits), len(hits)
+    low, high = wilson_interval(k, n)
+    return {"n": len(solutions[0].candidates), "correct": k, "questions": n, "accuracy": k / n, "low": low, "high": high}
 
 
 def compare(base: str, other: str, a: Sequence[bool], b: Sequence[bool], seed: int) -> dict[str, Any]:
@@ -94,8 +117,9 @@ def evaluate(questions: Sequence[Question], reasoner: Reasoner, *, modes: Sequen
 
     runs = reasoner.run_modes(questions, modes, progress=progress)
     correct = {m: [domain.is_correct(s.answer, q) for s, q in zip(runs[m].solutions, questions)] for m in modes}
-    results = [mode_result(m, correct[m], [s.tokens for s in runs[m].solutions], runs[m].seconds, runs[m].shared)
-               for m in modes]
+    results = [mode_result(m, correct[m], [s.tokens for s in runs[m].solutions], runs[m].seconds, runs[m].shared,
+                           [s.answer for s in runs[m].solutions]) for m in modes]
+    shared = next((m for m in modes if runs[m].shared or MODES[m].pick is not None), None)
     comparisons = [compare(modes[0], m, correct[modes[0]], correct[m], config.seed) for m in modes[1:]]
     records = [
         {"id": q.id, "gold": q.answer, **({"meta": q.meta} if q.meta else {}),
@@ -104,7 +128,8 @@ def evaluate(questions: Sequence[Question], reasoner: Reasoner, *, modes: Sequen
     ]
     report = EvalReport(domain.name, reasoner.generator.name, label, len(questions), results, split, comparisons, records,
                         config.model_dump(mode="json"), time.perf_counter() - started,
-                        groups=group_results(questions, correct, config.by) if config.by else [])
+                        groups=group_results(questions, correct, config.by) if config.by else [],
+                        pass_at=pass_at_n(questions, runs[shared].solutions, domain) if shared else None)
     if out_dir is not None:
         write_report(report, out_dir)
     return report

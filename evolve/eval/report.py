@@ -23,6 +23,13 @@ def render_markdown(report: EvalReport) -> str:
         mark = " *" if m.shared else ""
         lines.append(f"| {m.mode}{mark} | {m.accuracy:.1%} | [{m.low:.1%}, {m.high:.1%}] | {m.correct}/{m.n} "
                      f"| {m.mean_tokens:.1f} | {m.seconds:.1f} |")
+    if report.pass_at:
+        p = report.pass_at
+        lines += ["", f"pass@{p['n']} (any of the {p['n']} samples right): {p['accuracy']:.1%} "
+                      f"[{p['low']:.1%}, {p['high']:.1%}], {p['correct']}/{p['questions']}"]
+    tops = [f"{m.mode} {m.top_answer} ({m.top_share:.0%})" for m in report.modes if m.top_answer is not None]
+    if tops:
+        lines += ["", "Most frequent answer per mode (a constant answer would show here): " + ", ".join(tops)]
     if any(m.shared for m in report.modes):
         lines += ["", "\\* these modes share one draw of N samples per question: each counts all N samples' "
                       "tokens and the sampling time (the PRM modes add the PRM's time)."]

@@ -17,6 +17,8 @@ class ModeResult:
     mean_tokens: float  # generated tokens per question
     seconds: float  # wall time
     shared: bool = False  # its samples were shared with the other N-sample modes
+    top_answer: str | None = None  # the most frequent answer, and its share: a constant answer shows here
+    top_share: float = 0.0
 
 
 @dataclass
@@ -33,6 +35,7 @@ class EvalReport:
     seconds: float = 0.0
     out_dir: str | None = None
     groups: list[dict[str, Any]] = field(default_factory=list)  # per value of `config.by`, every mode's accuracy
+    pass_at: dict[str, Any] | None = None  # any of the shared draw's N samples right: {n, correct, accuracy, low, high}
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)

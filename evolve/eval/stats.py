@@ -44,3 +44,51 @@ def paired_bootstrap_diff(a: Sequence[bool], b: Sequence[bool], iters: int = 10_
     low = diffs[int(0.025 * (iters - 1))]
     high = diffs[int(math.ceil(0.975 * (iters - 1)))]
     return sum(deltas) / n, low, high
+
+
+def roc_points(scores: Sequence[float], truth: Sequence[int]) -> tuple[list[float], list[float]]:
+    """(false positive rates, true positive rates) of the ROC curve, from (0, 0) to (1, 1), one point
+    per distinct score (ties move together); empty when either class is missing."""
+    positives = sum(truth)
+    negatives = len(truth) - positives
+    if positives == 0 or negatives == 0:
+        return [], []
+    pairs = sorted(zip(scores, truth), key=lambda p: -p[0])
+    fpr, tpr, tp, fp, index = [0.0], [0.0], 0, 0, 0
+    while index < len(pairs):
+        score = pairs[index][0]
+        while index < len(pairs) and pairs[index][0] == score:
+            tp += pairs[index][1]
+            fp += 1 - pairs[index][1]
+            index += 1
+        fpr.append(fp / negatives)
+        tpr.append(tp / positives)
+    return fpr, tpr
+
+
+def first_below(scores: Sequence[float], threshold: float) -> int | None:
+    """The first step a PRM flags (score below `threshold`), None when it flags none."""
+    return next((i for i, s in enumerate(scores) if s < threshold), None)
+
+
+def first_error_f1(predicted: Sequence[int | None], truth: Sequence[int | None]) -> dict:
+    """ProcessBench's score: accuracy on the trajectories with an error (the flagged step is the first
+    wrong one), accuracy on those without (nothing flagged), and their harmonic mean."""
+    erroneous = [p == t for p, t in zip(predicted, truth) if t is not None]
+    clean = [p is None for p, t in zip(predicted, truth) if t is None]
+    a = sum(erroneous) / len(erroneous) if erroneous else None
+    b = sum(clean) / len(clean) if clean else None
+    f1 = None if a is None or b is None else (0.0 if a + b == 0 else 2 * a * b / (a + b))
+    return {"f1": f1, "error_accuracy": a, "clean_accuracy": b, "erroneous": len(erroneous), "clean": len(clean)}
+
+
+def best_threshold(scores: Sequence[Sequence[float]], truth: Sequence[int | None]) -> tuple[float, dict]:
+    """The flagging threshold with the best first-error F1 (the lowest such, on ties), and that F1."""
+    candidates = sorted({0.0, 1.000001, *(s for trajectory in scores for s in trajectory)})
+    best: tuple[float, dict] | None = None
+    for threshold in candidates:
+        result = first_error_f1([first_below(s, threshold) for s in scores], truth)
+        if best is None or (result["f1"] or 0.0) > (best[1]["f1"] or 0.0):
+            best = (threshold, result)
+    assert best is not None
+    return best

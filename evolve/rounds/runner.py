@@ -19,6 +19,7 @@ from evolve.rounds.report import write_run_report
 from evolve.rounds.stages import (
     GeneratorFactory,
     RoundContext,
+    cold_start_stage,
     eval_modes,
     eval_stage,
     harvest_stage,
@@ -91,6 +92,8 @@ def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, fact
     manifests = []
     if config.run.baseline:
         manifests.append(_baseline(ctx, digest))
+    else:
+        _cold_start(ctx, Manifest.open(ctx.round_dir(0), 0, digest), digest)
     for index in range(1, config.run.rounds + 1):
         manifest = _round(ctx, index, digest)
         manifests.append(manifest)
@@ -127,8 +130,17 @@ def _baseline(ctx: RoundContext, digest: str) -> Manifest:
     manifest.data["models"].setdefault("policy", None)
     modes = list(ctx.config.run.baseline_modes)
     _stage(ctx, manifest, "eval", digest, lambda: eval_stage(ctx, 0, policy=None, prm=None, modes=modes))
+    _cold_start(ctx, manifest, digest)
     _stage(ctx, manifest, "report", digest, lambda: _report(ctx))
     return manifest
+
+
+def _cold_start(ctx: RoundContext, manifest: Manifest, digest: str) -> None:
+    """The cold-start policy, once, recorded in round 0; every round then starts from it."""
+    if ctx.config.policy.cold_start is None:
+        return
+    _stage(ctx, manifest, "cold_start", digest, lambda: cold_start_stage(ctx))
+    ctx.start_policy = manifest.data["models"]["cold_start"]
 
 
 def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:

@@ -12,6 +12,7 @@ from domains import Domain
 from evolve.api import Reasoner, base_folder, build_scorer
 from evolve.backends.base import Generator
 from evolve.config import Config
+from evolve.errors import TrainingError
 from evolve.events import Sink
 from evolve.infer.modes import PRM_MODES
 
@@ -29,6 +30,7 @@ class RoundContext:
     force: bool = False
     redo_eval: bool = False  # evaluate again every round whose eval ran under another config
     previous: dict = field(default_factory=dict)  # the models of the round before (empty for round 1)
+    start_policy: str | None = None  # the cold-start adapter every round starts from (None: the base model)
 
     def round_dir(self, index: int) -> Path:
         return self.run_dir / f"round-{index}"
@@ -44,7 +46,7 @@ def search_stage(ctx: RoundContext, index: int) -> dict:
     from evolve.search.records import read_records
     from evolve.search.runner import run_search
 
-    adapter = ctx.previous.get("policy")
+    adapter = ctx.previous.get("policy") or ctx.start_policy
     config = ctx.config.model_copy(deep=True)
     config.model.lora = ctx.path(adapter)
     trees = ctx.round_dir(index) / "trees.jsonl"
@@ -87,11 +89,52 @@ def _loss_summary(losses: list[float]) -> dict:
     return {"first_loss": round(losses[0], 4) if losses else None, "last_loss": round(losses[-1], 4) if losses else None}
 
 
+def cold_start_rows(ctx: RoundContext) -> list[dict]:
+    """Policy rows from gold solutions: the domain's `cold` questions with their true chains rendered as
+    steps (varied phrasings), or a JSONL file of questions with a `steps` list each."""
+    import json
+    import random
+
+    from domains.generators import gold_steps
+    from evolve.reasoner.steps import STEP_ZERO, continuation, serialise_steps, task_messages
+
+    spec = ctx.config.policy.cold_start
+    if spec.source == "generated":
+        if "cold" not in ctx.domain.split_names:
+            raise TrainingError(f"domain '{ctx.domain.name}' has no cold-start questions", where="policy.cold_start",
+                                fix="use a generated domain (it has a `cold` split), or set policy.cold_start.source "
+                                    "to a JSONL file of questions with steps")
+        questions = ctx.domain.load_split("cold", limit=spec.size)
+        solved = [(q, gold_steps(q.meta["truth"], random.Random(q.id))) for q in questions]
+    else:
+        path = Path(spec.source)
+        if not path.is_file():
+            raise TrainingError("cold-start file not found", where=str(path), fix="give a JSONL file of questions with steps")
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:spec.size]
+        questions = ctx.domain.load_split(str(path))[:spec.size]
+        solved = [(q, list(row["steps"])) for q, row in zip(questions, rows)]
+    return [{"question_id": q.id, "messages": task_messages(ctx.domain, q), "prefix": serialise_steps([STEP_ZERO]),
+             "completion": continuation([STEP_ZERO, *steps]), "min_value": 1.0, "answer": q.answer} for q, steps in solved]
+
+
+def cold_start_stage(ctx: RoundContext) -> dict:
+    from evolve.train.policy import train_policy
+
+    cfg = ctx.config
+    rows = cold_start_rows(ctx)
+    result = train_policy(rows, base_dir=base_folder(cfg.model.spec), out_dir=ctx.round_dir(0) / "cold-start",
+                          config=cfg.policy, threads=cfg.model.threads, events=ctx.events)
+    return {"models": {"cold_start": ctx.relative(result.adapter_dir)},
+            "data": {"cold_start_rows": len(rows)},
+            "metrics": {"cold_start": {"steps": result.steps, "examples": result.examples, **_loss_summary(result.losses)}}}
+
+
 def policy_stage(ctx: RoundContext, index: int) -> dict:
     from evolve.train.policy import train_policy
 
     cfg = ctx.config
-    init = None if cfg.policy.from_base else ctx.path(ctx.previous.get("policy"))
+    start = ctx.start_policy  # the cold-start adapter, or None for the bare base model
+    init = ctx.path(start) if cfg.policy.from_base else ctx.path(ctx.previous.get("policy") or start)
     result = train_policy(_rows(ctx.round_dir(index) / "data" / "policy.parquet"), base_dir=base_folder(cfg.model.spec),
                           out_dir=ctx.round_dir(index) / "policy", config=cfg.policy, init_adapter=init,
                           threads=cfg.model.threads, events=ctx.events)

@@ -16,7 +16,7 @@ from typing import Any
 
 from evolve.backends.hf_loading import base_identity, load_tokenizer, pad_id, quiet_loading, torch_threads
 from evolve.config import PolicyConfig
-from evolve.errors import ConfigError, ModelSpecError, TrainingError
+from evolve.errors import ModelSpecError, TrainingError
 from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
@@ -119,9 +119,6 @@ def train_policy(
     if not rows:
         raise TrainingError("no policy rows to train on", where="policy",
                             fix="the harvest found no correct trajectories: search more questions or check the domain")
-    if init_adapter is not None and config.from_base:
-        raise ConfigError("an adapter to continue from was passed, but policy.from_base is true",
-                          where="policy.from_base", fix="set policy.from_base=false to continue a round's adapter")
     base = resolve_base(base_dir)
     tokenizer = load_tokenizer(base)
     require_chat_template(tokenizer, where=str(base))

@@ -1,0 +1,59 @@
+"""`evolve prm eval`: a trained PRM and the search's step values against the true step labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from evolve.cli.common import CONFIG, DOMAIN, MODEL, POLICY, SEED, SET, THREADS, config_from
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.command("eval")
+def eval_command(
+    prm: Path = typer.Option(..., "--prm", help="a trained PRM folder"),
+    domain: str | None = DOMAIN,
+    split: str = typer.Option("test", help="the questions to sample solutions for"),
+    dev_split: str | None = typer.Option("dev", help="where the first-error threshold is chosen (none: 0.5)"),
+    limit: int | None = typer.Option(None, min=1, help="only the first N questions of each split"),
+    samples: int = typer.Option(4, min=1, help="sampled solutions per question"),
+    trees: Path | None = typer.Option(None, help="a tree file of this domain: also check its Q values and the MC labels"),
+    no_truth: bool = typer.Option(False, "--no-truth", help="a domain without step truth: only the last-step and MC checks"),
+    out: Path = typer.Option(Path("runs/prm-eval"), help="folder for prm_eval.json, .md and .png"),
+    model: str | None = MODEL,
+    policy: Path | None = POLICY,
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    threads: int | None = THREADS,
+    seed: int | None = SEED,
+) -> None:
+    """Step AUC against the truth, first-error F1, last-step AUC, and (with --trees) the tree's Q values."""
+    from domains import load_domain
+    from evolve.api import Reasoner
+    from evolve.eval.prm_eval import NoTruthError, evaluate_prm, has_truth, write_prm_report
+    from evolve.search.records import TreeFileError, read_records
+
+    cfg = config_from(config, set_, {"data.domain": domain, "model.spec": model, "model.threads": threads,
+                                     "model.lora": policy}, seed)
+    test = load_domain(cfg.data.domain).load_split(split, limit=limit)
+    if not no_truth and not has_truth(test):  # before any model loads
+        raise NoTruthError(f"domain '{cfg.data.domain}' has no step truth (it is not generated)", where="--domain",
+                           fix="use a generated domain (evolve domains add --generate), or pass --no-truth to run only "
+                           "the last-step AUC against final correctness and, with --trees, the PRM against the MC labels")
+    reasoner = Reasoner.from_config(cfg, prm=prm)
+    dev = reasoner.domain.load_split(dev_split, limit=limit) if dev_split and dev_split in reasoner.domain.split_names else []
+    records = None
+    if trees is not None:
+        records = list(read_records(trees))
+        foreign = sorted({str(r.get("domain")) for r in records} - {reasoner.domain.name})
+        if foreign:
+            raise TreeFileError(f"holds trees of domain '{foreign[0]}', not '{reasoner.domain.name}'", where=str(trees),
+                                fix="pass the tree file this domain was searched into, or its --domain")
+    report = evaluate_prm(reasoner, test, dev, samples=samples, prm_name=str(prm), trees=records,
+                          use_truth=not no_truth)
+    for path in write_prm_report(report, out):
+        Console().print(str(path))
+    Console().print((out / "prm_eval.md").read_text(encoding="utf-8"), markup=False, highlight=False)
