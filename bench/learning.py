@@ -1,13 +1,18 @@
-"""Learning benchmark: does self-evolution make the embedded model better on ARC-Easy?
+"""Learning benchmark: does self-evolution make the embedded model reason better, round after round?
 
-    .venv/bin/python bench/learning.py --out runs/learning-arc [--rounds 2] [--set key=value ...]
+    .venv/bin/python bench/learning.py --out runs/learning [--arm base|cold|both] [--rounds 3] [--set k=v ...]
+    .venv/bin/python bench/learning.py --task arc-easy --out runs/learning-arc   # the ARC-Easy rerun
 
-Creates two user domains from ../shared/data/arc_easy (train -> `arc-easy` for the search, test ->
-`arc-easy-test`, whose converted file is the evaluation split), then runs `evolve run` rounds with
-configs/arc-easy-cpu.yaml. Interrupt it at any time: the same command resumes at the first
-unfinished stage. It then reports, per round and mode, accuracy with a 95% Wilson interval, and the
-paired difference of every mode against round-0 CoT on the same questions (exact McNemar p and a
-paired bootstrap interval). Written to OUT/learning.json and OUT/learning.md.
+`--task arith` (the default) creates two generated domains: `learn-arith` (two-number additions up to
+30: 300+ search, 200 test, 50 dev and 200 cold-start questions, all from disjoint seeds) and
+`learn-arith-hard` (three terms: 100 test questions, the harder level). It then runs `evolve run`
+rounds with configs/learning-cpu.yaml, once per arm:
+- `base` starts every round from the base model (R1-Zero-like);
+- `cold` first fine-tunes on 200 gold solutions of the `cold` split (R1's stage 1).
+After the rounds, every round's policy (and PRM) answers the harder level too (OUT/ARM/round-i/eval-hard),
+and every round's PRM is checked against the step truth and against its own MC labels
+(OUT/ARM/round-i/prm-eval). Interrupt it at any time: the same command resumes at the first unfinished
+piece. Results: OUT/learning.json, OUT/learning.md and OUT/learning.png.
 """
 
 from __future__ import annotations
@@ -15,15 +20,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 ARC = ROOT.parent / "shared" / "data" / "arc_easy"
 ARC_MAP = ["question=question.stem", "options=question.choices", "answer=answerKey"]
+TRAIN_DOMAIN, HARD_DOMAIN = "learn-arith", "learn-arith-hard"
+PRM_CHECK_QUESTIONS = 100  # test questions whose sampled solutions the PRM check scores
+LEVELS = {"train": "2 terms up to 30", "hard": "3 terms up to 20"}
 
 
-def ensure_domain(name: str, source: Path) -> Path:
+def ensure_arith_domains(search: int) -> None:
+    from domains.builder import add_generated_domain
+    from domains.registry import user_domains_root
+
+    if not (user_domains_root() / TRAIN_DOMAIN / "domain.yaml").exists():
+        add_generated_domain(TRAIN_DOMAIN, "arith", params={"terms": "2", "high": "30"},
+                             sizes={"search": search, "dev": 50, "test": 200, "cold": 200},
+                             description="learning benchmark: two-number additions up to 30")
+    if not (user_domains_root() / HARD_DOMAIN / "domain.yaml").exists():
+        add_generated_domain(HARD_DOMAIN, "arith", params={"terms": "3", "high": "20"}, seed=1,
+                             sizes={"search": 1, "dev": 0, "test": 100, "cold": 0},
+                             description="learning benchmark, harder level: three-number additions up to 20")
+
+
+def ensure_arc_domain(name: str, source: Path) -> Path:
     from domains.builder import add_domain, parse_mappings
     from domains.registry import user_domains_root
 
@@ -34,79 +57,253 @@ def ensure_domain(name: str, source: Path) -> Path:
     return target
 
 
-def per_question(run_dir: Path, index: int) -> dict[str, dict[str, bool]]:
-    """question id -> mode -> correct, from a round's questions.jsonl."""
-    path = run_dir / f"round-{index}" / "eval" / "questions.jsonl"
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        out[record["id"]] = {mode: bool(r["correct"]) for mode, r in record["modes"].items()}
-    return out
+# ---------------------------------------------------------------------------------------------- runs
 
 
-def analyse(run_dir: Path, rounds: int) -> dict:
+def manifest(arm_dir: Path, index: int) -> dict:
+    return json.loads((arm_dir / f"round-{index}" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def round_models(arm_dir: Path, index: int) -> tuple[str | None, str | None]:
+    """The round's policy and PRM folders (round 0: the cold-start policy, or the base model)."""
+    models = manifest(arm_dir, index)["models"]
+    policy = models.get("policy") or (models.get("cold_start") if index == 0 else None)
+    return (str(arm_dir / policy) if policy else None), (str(arm_dir / models["prm"]) if models.get("prm") else None)
+
+
+def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) -> None:
+    """The harder level and the PRM truth check for every round, each skipped once written."""
+    from domains import load_domain
+    from evolve.api import Reasoner, build_generator, build_scorer
+    from evolve.eval.evaluate import evaluate
+    from evolve.eval.prm_eval import evaluate_prm, write_prm_report
+    from evolve.search.records import read_records
+
+    domain = load_domain(config.data.domain)
+    hard = load_domain(HARD_DOMAIN).load_split("test")
+    test = domain.load_split("test", limit=config.eval.limit)
+    dev = domain.load_split("dev")
+    for index in range(rounds + 1):
+        policy, prm = round_models(arm_dir, index)
+        round_dir = arm_dir / f"round-{index}"
+        scorer = build_scorer(prm, config) if prm else None
+        reasoner = Reasoner(config, domain, lambda p=policy: build_generator(config.model, p), scorer)
+        if not (round_dir / "eval-hard" / "eval.json").exists():
+            modes = config.eval.modes if scorer else list(config.run.baseline_modes)
+            evaluate(hard, reasoner, modes=modes, out_dir=round_dir / "eval-hard", label=f"round {index}, harder level",
+                     events=events, split=f"{HARD_DOMAIN}:test")
+        if scorer and not (round_dir / "prm-eval" / "prm_eval.json").exists():
+            trees = list(read_records(round_dir / "trees.jsonl"))
+            report = evaluate_prm(reasoner, test[:PRM_CHECK_QUESTIONS], dev, samples=prm_samples, prm_name=prm,
+                                  trees=trees)
+            write_prm_report(report, round_dir / "prm-eval")
+
+
+# ---------------------------------------------------------------------------------------------- analysis
+
+
+def per_question(path: Path) -> dict[str, dict]:
+    """question id -> its record in questions.jsonl (mode -> correct, answer; candidates)."""
+    return {r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def mode_rows(records: dict[str, dict], reference: dict[str, dict], level: str, index: int, n: int) -> list[dict]:
     from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
 
-    base = per_question(run_dir, 0)
-    ids = sorted(base)
-    reference = [base[i]["cot"] for i in ids]
-    table = []
+    ids = sorted(records)
+    ref = [bool(reference[i]["modes"]["cot"]["correct"]) for i in ids]
+    columns = {mode: [bool(records[i]["modes"][mode]["correct"]) for i in ids] for mode in records[ids[0]]["modes"]}
+    shared = next((m for m in ("sc", "pvs", "bon-last") if m in records[ids[0]]["modes"]), None)
+    if shared:  # pass@N: any of the N shared samples right
+        columns[f"pass@{n}"] = [any(c["correct"] for c in records[i]["modes"][shared]["candidates"]) for i in ids]
+    rows = []
+    for mode, correct in columns.items():
+        k = sum(correct)
+        low, high = wilson_interval(k, len(ids))
+        diff, dlow, dhigh = paired_bootstrap_diff(correct, ref, 10_000, seed=0)
+        answers = Counter(str(records[i]["modes"][mode]["answer"]) for i in ids) if mode in records[ids[0]]["modes"] else None
+        top, share = (answers.most_common(1)[0][0], answers.most_common(1)[0][1] / len(ids)) if answers else ("", None)
+        tokens = ([records[i]["modes"][mode].get("tokens") for i in ids] if mode in records[ids[0]]["modes"] else [])
+        tokens = [t for t in tokens if t is not None]
+        rows.append({"level": level, "round": index, "mode": mode, "correct": k, "n": len(ids), "accuracy": k / len(ids),
+                     "low": low, "high": high, "diff_vs_round0_cot": diff, "diff_low": dlow, "diff_high": dhigh,
+                     "mcnemar_p": mcnemar(sum(r and not c for c, r in zip(correct, ref)),
+                                          sum(c and not r for c, r in zip(correct, ref))),
+                     "mean_tokens": sum(tokens) / len(tokens) if tokens else None,
+                     "top_answer": top, "top_share": share})
+    return rows
+
+
+def analyse_arm(arm_dir: Path, rounds: int, n: int, levels: dict[str, str]) -> dict:
+    rows, per_round = [], []
+    for level, folder in levels.items():
+        base = arm_dir / "round-0" / folder / "questions.jsonl"
+        if not base.exists():
+            continue
+        reference = per_question(base)
+        for index in range(rounds + 1):
+            path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
+            if path.exists():
+                rows += mode_rows(per_question(path), reference, level, index, n)
     for index in range(rounds + 1):
-        results = per_question(run_dir, index)
-        modes = list(next(iter(results.values())))
-        for mode in modes:
-            correct = [results[i][mode] for i in ids]
-            k, n = sum(correct), len(correct)
-            low, high = wilson_interval(k, n)
-            diff, dlow, dhigh = paired_bootstrap_diff(correct, reference, 10_000, seed=0)
-            only_mode = sum(c and not r for c, r in zip(correct, reference))
-            only_ref = sum(r and not c for c, r in zip(correct, reference))
-            table.append({"round": index, "mode": mode, "correct": k, "n": n, "accuracy": k / n, "low": low,
-                          "high": high, "diff_vs_round0_cot": diff, "diff_low": dlow, "diff_high": dhigh,
-                          "mcnemar_p": mcnemar(only_ref, only_mode)})
-    return {"questions": len(ids), "rows": table}
+        path = arm_dir / f"round-{index}" / "manifest.json"
+        if not path.exists():
+            continue
+        data = manifest(arm_dir, index)
+        prm_eval = arm_dir / f"round-{index}" / "prm-eval" / "prm_eval.json"
+        check = json.loads(prm_eval.read_text(encoding="utf-8")) if prm_eval.exists() else {}
+        per_round.append({"round": index, "timings": data.get("timings", {}), "data": data.get("data", {}),
+                          "prm": (data.get("metrics") or {}).get("prm"), "policy": (data.get("metrics") or {}).get("policy"),
+                          "prm_check": check})
+    return {"rows": rows, "rounds": per_round}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _auc(check: dict, *keys: str) -> str:
+    value = check
+    for key in keys:
+        value = (value or {}).get(key)
+    if isinstance(value, dict):
+        value = value.get("auc")
+    return "-" if value is None else f"{value:.3f}"
 
 
 def markdown(result: dict) -> str:
-    lines = [f"ARC-Easy test, {result['questions']} questions. Diff = accuracy minus round-0 CoT on the same "
-             "questions, with a 95% paired-bootstrap interval and the exact McNemar p.", "",
-             "| round | mode | accuracy % [95% Wilson] | diff vs round-0 CoT (pts) [95%] | McNemar p |",
-             "|---|---|---|---|---|"]
-    for row in result["rows"]:
-        lines.append(f"| {row['round']} | {row['mode']} | {100 * row['accuracy']:.1f} [{100 * row['low']:.1f}, "
-                     f"{100 * row['high']:.1f}] | {100 * row['diff_vs_round0_cot']:+.1f} [{100 * row['diff_low']:+.1f}, "
-                     f"{100 * row['diff_high']:+.1f}] | {row['mcnemar_p']:.3g} |")
+    lines = []
+    for arm, data in result["arms"].items():
+        lines += [f"## Arm `{arm}`", "",
+                  "Diff = accuracy minus round-0 greedy CoT on the same questions, 95% paired bootstrap; "
+                  "top = the most common answer and its share (a constant answer would show here).", "",
+                  "| level | round | mode | accuracy % [95% Wilson] | diff vs round-0 CoT (pts) [95%] | McNemar p "
+                  "| tokens | top answer |", "|---|---|---|---|---|---|---|---|"]
+        for r in data["rows"]:
+            top = f"{r['top_answer']} ({_pct(r['top_share'])}%)" if r["top_share"] is not None else "-"
+            tokens = "-" if r["mean_tokens"] is None else f"{r['mean_tokens']:.1f}"
+            lines.append(f"| {LEVELS.get(r['level'], r['level'])} | {r['round']} | {r['mode']} | {_pct(r['accuracy'])} "
+                         f"[{_pct(r['low'])}, {_pct(r['high'])}] | {100 * r['diff_vs_round0_cot']:+.1f} "
+                         f"[{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}] | {r['mcnemar_p']:.3g} | {tokens} | {top} |")
+        lines += ["", "| round | pos / neg | PRM step AUC vs truth | vs dual MC | vs soft MC | tree Q vs truth "
+                  "| last-step AUC | stage seconds |", "|---|---|---|---|---|---|---|---|"]
+        for r in data["rounds"]:
+            d, check = r["data"], r["prm_check"]
+            times = ", ".join(f"{k} {v:.0f}" for k, v in r["timings"].items())
+            pos_neg = f"{d.get('pos', '-')} / {d.get('neg', '-')}"
+            lines.append(f"| {r['round']} | {pos_neg} | {_auc(check, 'truth', 'step')} | {_auc(check, 'tree', 'prm_vs_dual_mc')} "
+                         f"| {_auc(check, 'tree', 'prm_vs_soft_mc')} | {_auc(check, 'tree', 'q_vs_truth')} "
+                         f"| {_auc(check, 'last_step')} | {times} |")
+        lines.append("")
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "learning-arc")
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "arc-easy-cpu.yaml")
-    parser.add_argument("--rounds", type=int, default=None)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], help="override a config key")
-    parser.add_argument("--force", action="store_true", help="continue the run under a changed config (recorded)")
-    parser.add_argument("--redo-eval", action="store_true",
-                        help="evaluate again each round evaluated under another config (e.g. a new eval.limit)")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args()
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
 
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(result["arms"])
+    levels = [lv for lv in LEVELS if any(r["level"] == lv for a in arms for r in result["arms"][a]["rows"])]
+    fig, axes = plt.subplots(1, max(1, len(levels)), figsize=(6.5 * max(1, len(levels)), 4.6), squeeze=False)
+    colours = {"cot": "#1f77b4", "sc": "#ff7f0e", "pvs": "#2ca02c", "bon-last": "#9467bd", "pass@8": "#7f7f7f"}
+    styles = {"base": "-", "cold": "--"}
+    for ax, level in zip(axes[0], levels):
+        for arm in arms:
+            rows = [r for r in result["arms"][arm]["rows"] if r["level"] == level]
+            for mode in dict.fromkeys(r["mode"] for r in rows):
+                pts = sorted((r["round"], r["accuracy"], r["low"], r["high"]) for r in rows if r["mode"] == mode)
+                xs, ys = [p[0] for p in pts], [100 * p[1] for p in pts]
+                err = [[100 * (p[1] - p[2]) for p in pts], [100 * (p[3] - p[1]) for p in pts]]
+                ax.errorbar(xs, ys, yerr=err, label=f"{mode} ({arm})", color=colours.get(mode, "black"),
+                            linestyle=styles.get(arm, ":"), marker="o", capsize=3, linewidth=1.6)
+        ax.set_title(f"{LEVELS[level]} ({'held-out test' if level == 'train' else 'harder, held-out'})")
+        ax.set_xlabel("round (0 = base model)")
+        ax.set_ylabel("accuracy % (95% Wilson)")
+        ax.set_ylim(0, 100)
+        ax.set_xticks(sorted({r["round"] for a in arms for r in result["arms"][a]["rows"]}))
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.suptitle("Self-evolution of the embedded 135M model on generated additions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def run_arith(args) -> None:
+    from evolve.cli.render import progress_sink
+    from evolve.config import ColdStartConfig, load_config
+    from evolve.rounds.runner import run_rounds
+
+    search = int(next((o.split("=", 1)[1] for o in args.overrides if o.startswith("search.limit=")), 300))
+    ensure_arith_domains(max(search, 300))
+    overrides = [*args.overrides, *([f"run.rounds={args.rounds}"] if args.rounds else [])]
+    arms = ["base", "cold"] if args.arm == "both" else [args.arm]
+    result = {"task": "arith", "arms": {}}
+    for arm in arms:
+        config = load_config(args.config, overrides)
+        if arm == "cold":
+            config.policy.cold_start = ColdStartConfig(source="generated", size=200)
+        arm_dir = args.out / arm
+        rounds = config.run.rounds
+        with progress_sink(args.quiet) as events:
+            for done in range(1, rounds + 1):  # one round at a time, each with its extra checks (resumable)
+                config.run.rounds = done
+                run_rounds(config, arm_dir, force=args.force, events=events)
+                extra_evals(config, arm_dir, done, args.prm_samples, events)
+        result["arms"][arm] = analyse_arm(arm_dir, config.run.rounds, config.eval.n,
+                                          {"train": "eval", "hard": "eval-hard"})
+    write_results(args.out, result)
+
+
+def run_arc(args) -> None:
     from evolve.cli.render import progress_sink
     from evolve.config import load_config
     from evolve.rounds.runner import run_rounds
 
-    ensure_domain("arc-easy", ARC / "train.jsonl")
-    test_file = ensure_domain("arc-easy-test", ARC / "test.jsonl") / "seeds.jsonl"
+    ensure_arc_domain("arc-easy", ARC / "train.jsonl")
+    test_file = ensure_arc_domain("arc-easy-test", ARC / "test.jsonl") / "seeds.jsonl"
     overrides = [f"eval.split={test_file}", *args.overrides, *([f"run.rounds={args.rounds}"] if args.rounds else [])]
-    config = load_config(args.config, overrides)
+    config = load_config(ROOT / "configs" / "arc-easy-cpu.yaml" if args.config == DEFAULT_CONFIG else args.config,
+                         overrides)
     with progress_sink(args.quiet) as events:
-        run_rounds(config, args.out, force=args.force, events=events, redo_eval=args.redo_eval)
-    result = analyse(args.out, config.run.rounds)
-    (args.out / "learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        run_rounds(config, args.out / "base", force=args.force, events=events)
+    result = {"task": "arc-easy", "arms": {"base": analyse_arm(args.out / "base", config.run.rounds, config.eval.n,
+                                                               {"train": "eval"})}}
+    write_results(args.out, result)
+
+
+def write_results(out: Path, result: dict) -> None:
+    (out / "learning.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     text = markdown(result)
-    (args.out / "learning.md").write_text(text + "\n", encoding="utf-8")
+    (out / "learning.md").write_text(text + "\n", encoding="utf-8")
+    plot(result, out / "learning.png")
     print(text)
-    print((args.out / "report.md").read_text(encoding="utf-8"))
+    print(out / "learning.png")
+
+
+DEFAULT_CONFIG = ROOT / "configs" / "learning-cpu.yaml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", choices=["arith", "arc-easy"], default="arith")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "learning")
+    parser.add_argument("--arm", choices=["base", "cold", "both"], default="both")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--prm-samples", type=int, default=4, help="sampled solutions per question for the PRM check")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="override a config key")
+    parser.add_argument("--force", action="store_true", help="continue the run under a changed config (recorded)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (run_arith if args.task == "arith" else run_arc)(args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Step truth: whether a step of a model's solution is right, wrong or neutral, against the question's
 chain of true quantities (`Question.meta["truth"]`, from a generated domain).
 
-- wrong: an arithmetic claim "a op b = c" that is false, a stated answer that is not the gold one, or a
-  new number that is none of the chain's quantities, the question's numbers or a known constant;
+- wrong: an arithmetic claim "a op b = c" that is false, a stated answer that is not the gold one, a
+  named quantity of the chain stated with another value ("the sum is 34", "the total daily dose is
+  50 mg" when it is 200), or a new number that is none of the chain's quantities, the question's
+  numbers or a known constant;
 - correct: the step states (or computes correctly) a quantity of the chain, and claims nothing false;
 - neutral: the step only restates the question or says nothing numeric.
 
@@ -60,9 +62,43 @@ def false_claims(step: str) -> list[str]:
     return wrong
 
 
+_STATED = re.compile(r"(?:\bis|=|:)\s*(-?\d+(?:,\d{3})*(?:\.\d+)?)\s*([A-Za-zµ%/]+)?")
+
+
+def misnamed(step: str, truth: Sequence[dict], question: str = "") -> list[str]:
+    """The chain quantities a step names and states with a value none of that name has. The stated
+    value is the last "is N" / "= N" / ": N" before the next named quantity; a value in another unit
+    that the question states ("the weight is 154 lb" when the chain's weight is in kg) is a
+    restatement, not a claim."""
+    names = sorted({q["name"] for q in truth}, key=len, reverse=True)
+    if not names:
+        return []
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names), re.IGNORECASE)
+    found = list(pattern.finditer(step))
+    wrong = []
+    for i, match in enumerate(found):
+        segment = step[match.end():found[i + 1].start() if i + 1 < len(found) else len(step)]
+        stated = list(_STATED.finditer(segment))
+        if not stated:
+            continue
+        value, unit = float(stated[-1].group(1).replace(",", "")), stated[-1].group(2)
+        same = [q for q in truth if q["name"].lower() == match.group(0).lower()]
+        if unit and all(q.get("unit") and unit != q["unit"] for q in same) and re.search(
+                rf"(?<![\d.]){re.escape(stated[-1].group(1))}\s*{re.escape(unit)}", question):
+            continue
+        if not any(close(value, float(q["value"])) for q in same):
+            wrong.append(f"{match.group(0)} = {stated[-1].group(1)}")
+    return wrong
+
+
+def claim_results(step: str) -> list[float]:
+    """The stated results of a step's arithmetic claims ("a op b = c" -> c)."""
+    return [float(m.group(2).replace(",", "")) for m in _CLAIM.finditer(step)]
+
+
 def label_step(step: str, truth: Sequence[dict], question: str, answer: float) -> Label:
     """The label of one step (see the module doc)."""
-    if false_claims(step):
+    if false_claims(step) or misnamed(step, truth, question):
         return "wrong"
     spans = answer_spans(step)
     if spans:
@@ -71,6 +107,8 @@ def label_step(step: str, truth: Sequence[dict], question: str, answer: float) -
             return "correct" if close(float(stated), answer) else "wrong"
     given = numbers_in(question)
     chain = [float(q["value"]) for q in truth]
+    if any(any(close(r, c) for c in chain) for r in claim_results(step)):  # "14 + 3 = 17": 17 a chain value
+        return "correct" if all(_explained(n, chain, given) for n in numbers_in(step)) else "wrong"
     new = [n for n in numbers_in(step) if not any(close(n, g, rel=0, abs_=1e-9) for g in given)]
     if not new:
         return "neutral"

@@ -96,9 +96,26 @@ QUESTION = "A child weighing 20 kg is prescribed amoxicillin at 5 mg/kg per dose
     ("The child weighs 20 kg and takes it 3 times a day.", "neutral"),  # the question restated
     ("Multiply the weight by the dose per kilogram.", "neutral"),
     ("We get 100 mg per dose, and 60 minutes make an hour.", "correct"),  # 60 is a known constant
+    # found by the hand check (bench/RESULTS.md): true arithmetic under the wrong quantity's name
+    ("The total daily dose is 20 × 5 = 100 mg.", "wrong"),
+    ("The daily dose is 100 mg.", "wrong"),
+    ("The single dose is 5 mg.", "wrong"),  # a question number stated as the dose
+    ("The single dose is 20 mg/kg.", "wrong"),  # in another unit, but not as the question states it
+    ("The single dose is 100 mg, so the daily dose is 100 × 3 = 300 mg.", "correct"),
 ])
 def test_the_step_checker_on_hand_written_steps(step, label):
     assert label_step(step, TRUTH, QUESTION, 300.0) == label
+
+
+def test_named_sums_and_restated_quantities():
+    truth = [{"name": "sum", "value": 17.0, "unit": "", "expr": "14 + 3"},
+             {"name": "sum", "value": 29.0, "unit": "", "expr": "17 + 12"}]
+    question = "Calculate 14 + 3 + 12."
+    assert label_step("The sum is 14 + 3 = 17.", truth, question, 29.0) == "correct"  # 17 is also a question number
+    assert label_step("The sum is 14.", truth, question, 29.0) == "wrong"
+    assert label_step("The sum of 17 and 12 is 29.", truth, question, 29.0) == "correct"
+    weight = [{"name": "weight", "value": 70.0, "unit": "kg", "expr": "154 / 2.2"}]
+    assert label_step("The weight is 154 lb.", weight, "A patient weighs 154 lb. What is the weight in kg?", 70.0) == "neutral"
 
 
 def test_first_error_and_its_f1():
@@ -190,3 +207,83 @@ def test_resolve_params_types_and_defaults():
     assert resolve_params("medcalc", {"level": "3"}) == {"kinds": "dose", "level": 3, "scale": 1}
     with pytest.raises(DomainSpecError):
         resolve_params("arith", {"minus": "perhaps"})
+
+
+def sums_search_model(request, index):
+    """For the search: a step (request.stop set) states the sum, right on most samples; a finish answers."""
+    import hashlib
+
+    a, b = map(int, re.findall(r"Question: \D*(\d+) \+ (\d+)", request.prompt)[-1])
+    h = int.from_bytes(hashlib.blake2b(f"{request.prompt}|{request.seed}|{index}".encode(), digest_size=4).digest(), "big")
+    total = a + b + (h % 3 == 0)  # one sample in three is one too high
+    if request.stop:
+        return f" The sum is {a} + {b} = {total}.\n\nStep 9: next"
+    return f" The answer is {total}.\nextra"
+
+
+@pytest.mark.slow
+def test_a_tiny_end_to_end_run_on_a_generated_domain_with_a_cold_start(home, tmp_path, tiny_model_dir):
+    """Generated domain -> cold start -> search -> harvest -> policy and PRM -> eval with pass@N -> the PRM
+    checked against the step truth and the tree's Q values, on a real tiny model (the scripted
+    backend generates, the tiny model trains)."""
+    from evolve.api import Reasoner, build_scorer
+    from evolve.backends.scripted import ScriptedGenerator
+    from evolve.config import Config
+    from evolve.eval.prm_eval import evaluate_prm
+    from evolve.rounds.runner import run_rounds
+    from evolve.search.records import read_records
+    from tests.test_rounds import tiny_run_config
+
+    add_generated_domain("tiny-sums", "arith", params={"terms": "2", "high": "30"},
+                         sizes={"search": 4, "dev": 2, "test": 3, "cold": 3})
+    config = Config.model_validate(tiny_run_config(
+        tiny_model_dir, data={"domain": "tiny-sums"}, search={"limit": 4},
+        policy={"cold_start": {"size": 3}}, eval={"split": "test", "modes": ["cot", "sc", "pvs"], "n": 3}))
+    run = tmp_path / "run"
+    run_rounds(config, run, factory=lambda lora: ScriptedGenerator(sums_search_model))
+    round0 = json.loads((run / "round-0" / "manifest.json").read_text())
+    round1 = json.loads((run / "round-1" / "manifest.json").read_text())
+    assert round0["models"]["cold_start"] == "round-0/cold-start/adapter" and round0["data"]["cold_start_rows"] == 3
+    assert round1["models"]["policy_init"] is None  # the round trains from the cold start, not a previous round
+    assert round1["data"]["pos"] > 0 and round1["data"]["neg"] > 0
+    evals = round1["metrics"]["eval"]
+    # scripted generation, so exact: greedy right on 2 of 3, the vote on 1, some sample right on all 3
+    assert (evals["cot"]["correct"], evals["sc"]["correct"]) == (2, 1)
+    assert (round1["metrics"]["pass_at"]["n"], round1["metrics"]["pass_at"]["correct"]) == (3, 3)
+    domain = load_domain("tiny-sums")
+    reasoner = Reasoner(config, domain, ScriptedGenerator(sums_model), build_scorer(run / round1["models"]["prm"], config))
+    trees = list(read_records(run / "round-1" / "trees.jsonl"))
+    report = evaluate_prm(reasoner, domain.load_split("test"), domain.load_split("dev"), samples=2, prm_name="tiny",
+                          trees=trees)
+    assert report.trajectories == 6 and report.truth["labels"] == {"correct": 6, "wrong": 6, "neutral": 0}
+    # the tree's Q values against the truth of its 22 checkable steps (the scripted rollouts ignore the
+    # step before them, so Q separates right from wrong steps only partly)
+    assert (report.tree["q_vs_truth"]["auc"], report.tree["q_vs_truth"]["steps"]) == (0.78125, 22)
+    assert report.tree["prm_vs_dual_mc"]["steps"] == 22 and report.truth["step_vs_truth"]["auc"] is not None
+
+
+def test_prm_eval_refuses_a_tree_file_of_another_domain(home, tmp_path, capsys):
+    add_generated_domain("sums", "arith", params={"terms": "2"}, sizes={"search": 2, "dev": 2, "test": 2, "cold": 0})
+    trees = tmp_path / "trees.jsonl"
+    trees.write_text(json.dumps({"id": "q1", "domain": "medqa", "pos": [], "neg": []}) + "\n", encoding="utf-8")
+    code, _, err = run_cli(["prm", "eval", "--prm", str(tmp_path / "no-prm"), "--domain", "sums", "--trees", str(trees),
+                            "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1 and not (tmp_path / "o").exists()
+    assert "holds trees of domain 'medqa', not 'sums'" in err
+
+
+def test_the_bundled_medcalc_domain_is_its_generator_s_output(home):
+    """domains/medcalc (the demo's) is exactly what its yaml's generator, parameters, seed and sizes give."""
+    import yaml
+
+    from domains.registry import builtin_names
+
+    assert "medcalc" in builtin_names()
+    bundled = load_domain("medcalc")
+    spec = yaml.safe_load((bundled.root / "domain.yaml").read_text(encoding="utf-8"))["generator"]
+    add_generated_domain("regenerated", spec["kind"], params={k: str(v) for k, v in spec["params"].items()},
+                         seed=spec["seed"], sizes=spec["sizes"])
+    again = load_domain("regenerated")
+    for split in ("search", "dev", "test", "cold"):
+        assert ([(q.question, q.answer, q.meta) for q in bundled.load_split(split)]
+                == [(q.question, q.answer, q.meta) for q in again.load_split(split)]), split

@@ -17,7 +17,7 @@ import yaml
 from evolve.config import changed_keys, load_config
 from evolve.errors import ConfigError
 from evolve.rounds.manifest import claim_run, run_digest
-from evolve.rounds.report import markdown_table
+from evolve.rounds.report import data_warnings, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_LORA = {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0, "target_modules": "all-linear"}
@@ -135,11 +135,21 @@ def test_report_table_is_exact():
                               "pvs": {"accuracy": 0.5, "low": 0.2366, "high": 0.7634}}}},
     ]
     assert markdown_table(manifests).splitlines() == [
-        "| round | cot % [95% CI] | pvs % [95% CI] | PRM AUC | PRM acc | pos / neg | tokens (cot) |",
+        "| round | cot % [95% CI] | pvs % [95% CI] | PRM AUC (chance 0.5) | PRM balanced acc | pos / neg | tokens (cot) |",
         "|---|---|---|---|---|---|---|",
         "| 0 | 30.0 [11, 60] | - | - | - | - | 88 |",
-        "| 1 | 40.0 [17, 69] | 50.0 [24, 76] | 0.712 | 0.650 | 12 / 30 | 70 |",
+        "| 1 | 40.0 [17, 69] | 50.0 [24, 76] | 0.712 | acc 0.650 | 12 / 30 | 70 |",
     ]
+    manifests[1]["metrics"]["prm"].update(balanced_accuracy=0.5, positive_share=0.079)
+    manifests[1]["metrics"]["pass_at"] = {"n": 8, "accuracy": 0.9, "low": 0.5958, "high": 0.9821}
+    manifests[1]["metrics"]["policy"] = {"examples": 6, "steps": 4}
+    manifests[1]["metrics"]["prm"]["heldout_steps"] = 31
+    assert markdown_table(manifests).splitlines()[3] == (
+        "| 1 | 40.0 [17, 69] | 50.0 [24, 76] | 90.0 [60, 98] (N=8) | 0.712 | 0.500 (8% pos) | 12 / 30 | 70 |")
+    assert data_warnings(manifests[1]) == [
+        "the policy trained on 6 examples in 4 steps: too little data for its loss curve or its gain to mean much",
+        "the PRM's AUC is on 31 held-out steps: too few to tell it from chance"]
+    assert data_warnings(manifests[0]) == []
 
 
 KILLABLE_RUN = textwrap.dedent("""

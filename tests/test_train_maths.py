@@ -51,10 +51,14 @@ def test_holdout_keeps_questions_together():
 
 def test_step_metrics_auc_and_accuracy():
     metrics = step_metrics([0.9, 0.2, 0.6, 0.4], [1.0, 0.0, 0.0, 1.0])
-    assert metrics == {"auc": 0.75, "accuracy": 0.5, "steps": 4}
-    # soft labels count as positive at >= 0.5; one class only: no AUC
-    assert step_metrics([0.7, 0.1], [0.6, 0.5]) == {"auc": None, "accuracy": 0.5, "steps": 2}
-    assert step_metrics([], []) == {"auc": None, "accuracy": None, "steps": 0}
+    assert metrics == {"auc": 0.75, "accuracy": 0.5, "balanced_accuracy": 0.5, "positive_share": 0.5, "steps": 4}
+    # soft labels count as positive at >= 0.5; one class only: no AUC, no balanced accuracy
+    assert step_metrics([0.7, 0.1], [0.6, 0.5]) == {"auc": None, "accuracy": 0.5, "balanced_accuracy": None,
+                                                    "positive_share": 1.0, "steps": 2}
+    assert step_metrics([], [])["steps"] == 0 and step_metrics([], [])["balanced_accuracy"] is None
+    # skewed labels: a constant "wrong" gets 0.75 accuracy but 0.5 balanced accuracy
+    skewed = step_metrics([0.1, 0.2, 0.3, 0.1], [1.0, 0.0, 0.0, 0.0])
+    assert (skewed["accuracy"], skewed["balanced_accuracy"], skewed["positive_share"]) == (0.75, 0.5, 0.25)
 
 
 def test_auc_is_the_pairwise_win_rate_with_ties_counting_half():

@@ -49,7 +49,7 @@ def _register() -> None:
     app.command("run", help="Self-evolution rounds: search, harvest, train policy and PRM, evaluate, report.")(
         run_cmd.run
     )
-    app.command("demo", help="One self-evolution round on bundled medqa seeds with the embedded model.")(
+    app.command("demo", help="One self-evolution round on a bundled domain (generated doses by default) with the embedded model.")(
         demo_cmd.demo
     )
     app.command("solve", help="Answer one question with an inference mode; prints steps and scores.")(solve_cmd.solve_command)

@@ -43,15 +43,15 @@ def eval_command(
         raise NoTruthError(f"domain '{cfg.data.domain}' has no step truth (it is not generated)", where="--domain",
                            fix="use a generated domain (evolve domains add --generate), or pass --no-truth to run only "
                            "the last-step AUC against final correctness and, with --trees, the PRM against the MC labels")
+    records = None
+    if trees is not None:  # also before any model loads
+        records = list(read_records(trees))
+        foreign = sorted({str(r.get("domain")) for r in records} - {cfg.data.domain})
+        if foreign:
+            raise TreeFileError(f"holds trees of domain '{foreign[0]}', not '{cfg.data.domain}'", where=str(trees),
+                                fix="pass the tree file this domain was searched into, or its --domain")
     reasoner = Reasoner.from_config(cfg, prm=prm)
     dev = reasoner.domain.load_split(dev_split, limit=limit) if dev_split and dev_split in reasoner.domain.split_names else []
-    records = None
-    if trees is not None:
-        records = list(read_records(trees))
-        foreign = sorted({str(r.get("domain")) for r in records} - {reasoner.domain.name})
-        if foreign:
-            raise TreeFileError(f"holds trees of domain '{foreign[0]}', not '{reasoner.domain.name}'", where=str(trees),
-                                fix="pass the tree file this domain was searched into, or its --domain")
     report = evaluate_prm(reasoner, test, dev, samples=samples, prm_name=str(prm), trees=records,
                           use_truth=not no_truth)
     for path in write_prm_report(report, out):

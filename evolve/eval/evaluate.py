@@ -65,12 +65,13 @@ def compare(base: str, other: str, a: Sequence[bool], b: Sequence[bool], seed: i
             "mcnemar_p": mcnemar(only_base, only_other), "diff": diff, "diff_low": low, "diff_high": high}
 
 
-def solution_record(solution: Solution, correct: bool) -> dict[str, Any]:
+def solution_record(solution: Solution, correct: bool, is_right=None) -> dict[str, Any]:
+    """One mode's answer to one question; `is_right(answer)` also marks each candidate (for pass@N)."""
     return {
         "answer": solution.answer, "correct": correct, "tokens": solution.tokens, "steps": solution.steps,
         "scores": solution.scores, "votes": solution.votes,
-        "candidates": [{"answer": c.answer, "tokens": c.tokens, "scores": c.scores, "finish_reason": c.finish_reason}
-                       for c in solution.candidates],
+        "candidates": [{"answer": c.answer, "tokens": c.tokens, "scores": c.scores, "finish_reason": c.finish_reason,
+                        **({"correct": is_right(c.answer)} if is_right else {})} for c in solution.candidates],
     }
 
 
@@ -112,8 +113,8 @@ def evaluate(questions: Sequence[Question], reasoner: Reasoner, *, modes: Sequen
     config = config.model_copy(update={"modes": modes})
     started = time.perf_counter()
 
-    def progress(task: str, done: int, total: int) -> None:
-        emit(events, Progress(f"eval {task}", done, total, "questions"))
+    def progress(task: str, done: int, total: int, info: dict | None = None) -> None:
+        emit(events, Progress(f"eval {task}", done, total, "questions", info or {}))
 
     runs = reasoner.run_modes(questions, modes, progress=progress)
     correct = {m: [domain.is_correct(s.answer, q) for s, q in zip(runs[m].solutions, questions)] for m in modes}
@@ -123,7 +124,8 @@ def evaluate(questions: Sequence[Question], reasoner: Reasoner, *, modes: Sequen
     comparisons = [compare(modes[0], m, correct[modes[0]], correct[m], config.seed) for m in modes[1:]]
     records = [
         {"id": q.id, "gold": q.answer, **({"meta": q.meta} if q.meta else {}),
-         "modes": {m: solution_record(runs[m].solutions[i], correct[m][i]) for m in modes}}
+         "modes": {m: solution_record(runs[m].solutions[i], correct[m][i], lambda a, q=q: domain.is_correct(a, q))
+                   for m in modes}}
         for i, q in enumerate(questions)
     ]
     report = EvalReport(domain.name, reasoner.generator.name, label, len(questions), results, split, comparisons, records,

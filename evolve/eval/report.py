@@ -62,8 +62,10 @@ def render_plot(report: EvalReport, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 3.6), dpi=120)
     bars = ax.bar(names, acc, yerr=errors, capsize=6, color="#4C72B0", ecolor="#333333")
     for bar, m in zip(bars, report.modes):
-        ax.text(bar.get_x() + bar.get_width() / 2, 0.02, f"{m.accuracy:.0%}\n{m.mean_tokens:.0f} tok",
-                ha="center", va="bottom", color="white", fontsize=8)
+        inside = m.accuracy >= 0.15  # a short (or 0%) bar has no room: the label goes above its interval, dark
+        ax.text(bar.get_x() + bar.get_width() / 2, 0.02 if inside else m.high + 0.02,
+                f"{m.accuracy:.0%}\n{m.mean_tokens:.0f} tok", ha="center", va="bottom",
+                color="white" if inside else "#222222", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (95% Wilson CI)")
     ax.set_title(f"{report.domain}{' ' + report.label if report.label else ''}: {report.questions} questions")

@@ -19,7 +19,7 @@ from evolve.infer.sampling import sample_search
 from evolve.reasoner.driver import Driver
 from evolve.reasoner.steps import Sampling, StepPrompt
 
-Progress = Callable[[str, int, int], None]  # (label, finished questions, total questions)
+Progress = Callable[[str, int, int, dict], None]  # (label, finished questions, total questions, info)
 
 
 @dataclass
@@ -72,8 +72,8 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
         if mode in runs:
             continue
         label = "+".join(shared) if mode in shared else mode
-        driver = Driver(generator, sampling, scorer=scorer, on_done=_counter(progress, label, len(questions)),
-                        on_answers=on_answers)
+        on_done, on_tick = _counter(progress, label, len(questions))
+        driver = Driver(generator, sampling, scorer=scorer, on_done=on_done, on_tick=on_tick, on_answers=on_answers)
         started = time.perf_counter()
         if mode in shared:
             score = any(m in PRM_MODES for m in shared)
@@ -92,17 +92,24 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
 
 
 def _counter(progress: Progress | None, label: str, total: int):
+    """Progress as questions finish, and after every backend call with the tokens so far: batched
+    questions tend to finish together at the end, and a log should not fall silent until then."""
     if progress is None:
-        return None
-    progress(label, 0, total)
-    done = 0
+        return None, None
+    progress(label, 0, total, {})
+    done = tokens = 0
 
     def on_done(_job) -> None:
         nonlocal done
         done += 1
-        progress(label, done, total)
+        progress(label, done, total, {"tokens": tokens})
 
-    return on_done
+    def on_tick(tick) -> None:
+        nonlocal tokens
+        tokens += tick.generated_tokens
+        progress(label, done, total, {"tokens": tokens})
+
+    return on_done, on_tick
 
 
 def solve_many(questions: Sequence[Question], domain: Domain, generator: Generator, mode: str, config: EvalConfig,

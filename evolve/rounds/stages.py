@@ -167,7 +167,8 @@ def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | 
     reasoner = Reasoner(cfg, ctx.domain, ctx.factory(ctx.path(policy)), scorer)
     report = evaluate(questions, reasoner, modes=modes, out_dir=ctx.round_dir(index) / "eval", label=f"round {index}",
                       events=ctx.events, split=cfg.eval.split)
-    return {"data": {"eval_questions": len(questions)}, "metrics": {"eval": report_metrics(report)},
+    return {"data": {"eval_questions": len(questions)},
+            "metrics": {"eval": report_metrics(report), **({"pass_at": report.pass_at} if report.pass_at else {})},
             "timings": {f"eval {result.mode}": round(result.seconds, 2) for result in report.modes}}
 
 

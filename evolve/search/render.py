@@ -86,11 +86,16 @@ def render_png(record: dict, path: str | Path, *, max_label: int = 60) -> Path:
                 # the colormap's mid-range only, so black text stays readable on every fill
                 bbox=dict(boxstyle=style, fc=cmap(0.2 + 0.6 * data["q"]), ec=edge,
                           lw=1.6 if data["action"] == "finish" else 0.8))
+    # the colour scale for the fill: Q through the same mid-range of the colormap the boxes use
+    scale = plt.cm.ScalarMappable(cmap=matplotlib.colors.LinearSegmentedColormap.from_list(
+        "q", [cmap(0.2), cmap(0.5), cmap(0.8)]), norm=plt.Normalize(0, 1))
+    bar = fig.colorbar(scale, ax=ax, fraction=0.025, pad=0.01)
+    bar.set_label("Q (mean rollout value)", fontsize=8)
     stats = record.get("stats", {})
     ax.set_title(
         f"{record['domain']} / {record['id']}  gold={record.get('gold')}  nodes={len(graph)}  "
-        f"correct leaves={stats.get('correct_leaves', '?')}/{stats.get('finish_leaves', '?')}  "
-        "(fill = Q, green/red border = correct/incorrect Finish)",
+        f"correct leaves={stats.get('correct_leaves', '?')}/{stats.get('finish_leaves', '?')}\n"
+        "fill = Q (scale at right); green/red border = correct/incorrect Finish",
         fontsize=9,
     )
     xs = [p[0] for p in pos.values()]

@@ -85,10 +85,17 @@ def step_metrics(scores: Sequence[float], labels: Sequence[float]) -> dict:
     if len(scores) != len(labels):
         raise ValueError(f"{len(scores)} scores for {len(labels)} labels")
     if not labels:
-        return {"auc": None, "accuracy": None, "steps": 0}
+        return {"auc": None, "accuracy": None, "balanced_accuracy": None, "positive_share": None, "steps": 0}
     truth = [1 if label >= 0.5 else 0 for label in labels]
-    accuracy = sum((score >= 0.5) == bool(t) for score, t in zip(scores, truth)) / len(truth)
-    return {"auc": roc_auc(scores, truth), "accuracy": accuracy, "steps": len(truth)}
+    hits = [(score >= 0.5) == bool(t) for score, t in zip(scores, truth)]
+    positives = sum(truth)
+    # Accuracy alone flatters a PRM on skewed labels (8% positive: "always wrong" scores 0.92); the
+    # balanced accuracy (mean of the two classes' recalls) is 0.5 for any constant predictor.
+    balanced = (None if positives in (0, len(truth)) else
+                (sum(h for h, t in zip(hits, truth) if t) / positives
+                 + sum(h for h, t in zip(hits, truth) if not t) / (len(truth) - positives)) / 2)
+    return {"auc": roc_auc(scores, truth), "accuracy": sum(hits) / len(truth), "balanced_accuracy": balanced,
+            "positive_share": positives / len(truth), "steps": len(truth)}
 
 
 def roc_auc(scores: Sequence[float], truth: Sequence[int]) -> float | None:

@@ -178,7 +178,8 @@ def train_prm(
         model.eval()
         metrics = _heldout_metrics(model, held, pad, config.batch_size)
         result.metrics = {
-            "auc": metrics["auc"], "accuracy": metrics["accuracy"], "heldout_steps": metrics["steps"],
+            "auc": metrics["auc"], "accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
+            "positive_share": metrics["positive_share"], "heldout_steps": metrics["steps"],
             "heldout_trajectories": len(held), "train_trajectories": len(train),
             "train_steps": sum(e.encoded.steps for e in train),
             "dropped_trajectories": sum(e is None for e in encoded),
