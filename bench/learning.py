@@ -178,7 +178,7 @@ def markdown(result: dict) -> str:
                   "Diff = accuracy minus round-0 greedy CoT on the same questions, 95% paired bootstrap; "
                   "top = the most common answer and its share (a constant answer would show here).", "",
                   "| level | round | mode | accuracy % [95% Wilson] | diff vs round-0 CoT (pts) [95%] | McNemar p "
-                  "| tokens | top answer |", "|---|---|---|---|---|---|---|---|"]
+                  "| tokens / question | top answer |", "|---|---|---|---|---|---|---|---|"]
         for r in data["rows"]:
             top = f"{r['top_answer']} ({_pct(r['top_share'])}%)" if r["top_share"] is not None else "-"
             tokens = "-" if r["mean_tokens"] is None else f"{r['mean_tokens']:.1f}"
@@ -189,7 +189,7 @@ def markdown(result: dict) -> str:
                   "| last-step AUC | stage seconds |", "|---|---|---|---|---|---|---|---|"]
         for r in data["rounds"]:
             d, check = r["data"], r["prm_check"]
-            times = ", ".join(f"{k} {v:.0f}" for k, v in r["timings"].items())
+            times = ", ".join(f"{k} {v:.0f}" for k, v in r["timings"].items() if " " not in k)  # not "eval cot"
             pos_neg = f"{d.get('pos', '-')} / {d.get('neg', '-')}"
             lines.append(f"| {r['round']} | {pos_neg} | {_auc(check, 'truth', 'step')} | {_auc(check, 'tree', 'prm_vs_dual_mc')} "
                          f"| {_auc(check, 'tree', 'prm_vs_soft_mc')} | {_auc(check, 'tree', 'q_vs_truth')} "

@@ -8,7 +8,16 @@ import random
 
 import pytest
 
-from evolve.train.maths import epoch_order, holdout_split, lr_factor, micro_batch, plan_steps, roc_auc, step_metrics
+from evolve.train.maths import (
+    epoch_order,
+    holdout_split,
+    lr_factor,
+    micro_batch,
+    plan_steps,
+    roc_auc,
+    sample_indices,
+    step_metrics,
+)
 
 
 def test_plan_counts_micro_batches_and_optimiser_steps():
@@ -157,3 +166,10 @@ def test_no_double_bos_when_the_template_writes_it():
             return {"input_ids": ([1] if add_special_tokens else []) + ids}
 
     assert encode_prompt(BosText(), "^hi") == [1, ord("h"), ord("i")]
+
+
+def test_sample_indices_is_seeded_ordered_and_capped():
+    assert sample_indices(5, None, 0) == [0, 1, 2, 3, 4] and sample_indices(3, 10, 0) == [0, 1, 2]
+    picked = sample_indices(100, 10, seed=7)
+    assert len(picked) == 10 == len(set(picked)) and picked == sorted(picked) == sample_indices(100, 10, seed=7)
+    assert picked != sample_indices(100, 10, seed=8)

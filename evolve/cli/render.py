@@ -31,7 +31,9 @@ class LineRenderer:
         self.last: dict[str, float] = {}
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, Stage):
+        if isinstance(event, Stage):  # a new stage starts its tasks' clocks afresh ("eval cot" recurs per round)
+            self.started.clear()
+            self.last.clear()
             self._line(f"== {event.name}")
         elif isinstance(event, Note):
             self._line(event.text)

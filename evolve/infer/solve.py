@@ -107,7 +107,8 @@ def _counter(progress: Progress | None, label: str, total: int):
     def on_tick(tick) -> None:
         nonlocal tokens
         tokens += tick.generated_tokens
-        progress(label, done, total, {"tokens": tokens})
+        if done < total:  # the last question's line has been shown already
+            progress(label, done, total, {"tokens": tokens})
 
     return on_done, on_tick
 

@@ -8,7 +8,7 @@ import math
 import random
 from collections.abc import Sequence
 
-__all__ = ["StepPlan", "plan_steps", "lr_factor", "epoch_order", "micro_batch", "holdout_split", "step_metrics",
+__all__ = ["StepPlan", "plan_steps", "lr_factor", "epoch_order", "micro_batch", "holdout_split", "sample_indices", "step_metrics",
            "roc_auc"]
 
 
@@ -77,6 +77,13 @@ def holdout_split(question_ids: Sequence[str], share: float, seed: int) -> tuple
         held.extend(groups[qid])
     held_set = set(held)
     return [i for i in range(len(question_ids)) if i not in held_set], sorted(held)
+
+
+def sample_indices(count: int, limit: int | None, seed: int) -> list[int]:
+    """A seeded sample of at most `limit` of `count` row indices, in their original order."""
+    if limit is None or count <= limit:
+        return list(range(count))
+    return sorted(random.Random(seed).sample(range(count), limit))
 
 
 def step_metrics(scores: Sequence[float], labels: Sequence[float]) -> dict:

@@ -23,7 +23,7 @@ from evolve.events import Sink
 from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
-from evolve.train.maths import holdout_split, step_metrics
+from evolve.train.maths import holdout_split, sample_indices, step_metrics
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
 
 __all__ = ["PRMResult", "train_prm", "PRM_VERSION", "HEAD_MODULES"]
@@ -140,6 +140,7 @@ def train_prm(
         raise TrainingError("no PRM rows to train on", where="prm",
                             fix="the harvest found no trajectories with step values: search more questions")
     rows = _clean_rows(rows, config.labeling)
+    rows = [rows[i] for i in sample_indices(len(rows), config.max_trajectories, config.seed)]
     base = resolve_base(base_dir)
     tokenizer = load_tokenizer(base)
     lora = lora_config(config.lora, task_type="TOKEN_CLS", where="prm.lora", exclude=HEAD_MODULES)
