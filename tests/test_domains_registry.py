@@ -12,7 +12,7 @@ from domains import DomainSpecError, Question, UnknownDomainError, list_domains,
 from domains.registry import BUILTIN_ROOT, builtin_names
 from domains.spec import load_spec
 
-BUILTINS = ["medqa", "pubmedqa", "science", "science-numeric"]
+BUILTINS = ["medcalc", "medqa", "pubmedqa", "science", "science-numeric"]
 
 YAML = """\
 name: {name}
@@ -38,7 +38,8 @@ def test_builtin_yamls_are_valid() -> None:
     for name in BUILTINS:
         spec = load_spec(BUILTIN_ROOT / name / "domain.yaml")
         assert spec.name == name
-        assert set(spec.splits) == {"search", "dev"}
+        # the generated demo domain also has a test split (what it evaluates on) and cold-start questions
+        assert set(spec.splits) == ({"search", "dev", "test", "cold"} if name == "medcalc" else {"search", "dev"})
     assert load_spec(BUILTIN_ROOT / "science-numeric" / "domain.yaml").tolerance.rel == 1e-3
 
 
@@ -77,7 +78,7 @@ def test_misspelt_top_level_key_suggests_the_right_one(tmp_path: Path, wrong: st
         load_spec(path)
     assert err.value.one_line() == (
         f"{path}:{line}: unknown key '{right[:-1]}' -- fix: did you mean '{wrong[:-1]}'? "
-        "allowed here: name, description, answer_type, prompt, splits, fields, tolerance, verifier"
+        "allowed here: name, description, answer_type, prompt, splits, fields, tolerance, verifier, generator"
     )
 
 
@@ -101,7 +102,7 @@ def test_user_domains_are_listed_with_builtins(home: Path) -> None:
     broken.mkdir()
     (broken / "domain.yaml").write_text("name: broken\n", encoding="utf-8")
     infos = {info.name: info for info in list_domains()}
-    assert [infos[name].source for name in BUILTINS] == ["builtin"] * 4
+    assert [infos[name].source for name in BUILTINS] == ["builtin"] * len(BUILTINS)
     assert (infos["toy"].source, infos["toy"].answer_type, infos["toy"].path) == ("user", "numeric", home / "domains" / "toy")
     assert infos["broken"].error is not None and "missing required key" in infos["broken"].error
 
@@ -109,7 +110,7 @@ def test_user_domains_are_listed_with_builtins(home: Path) -> None:
 def test_unknown_domain_lists_known_names_and_close_match(home: Path) -> None:
     with pytest.raises(UnknownDomainError) as err:
         load_domain("pubmedq")
-    assert err.value.fix.startswith("did you mean 'pubmedqa'? known domains: medqa, pubmedqa, science, science-numeric")
+    assert err.value.fix.startswith("did you mean 'pubmedqa'? known domains: medcalc, medqa, pubmedqa, science, science-numeric")
 
 
 def test_domain_api_on_a_user_numeric_domain(home: Path) -> None:
