@@ -191,7 +191,7 @@ def markdown(result: dict) -> str:
             d, check = r["data"], r["prm_check"]
             times = ", ".join(f"{k} {v:.0f}" for k, v in r["timings"].items() if " " not in k)  # not "eval cot"
             pos_neg = f"{d.get('pos', '-')} / {d.get('neg', '-')}"
-            lines.append(f"| {r['round']} | {pos_neg} | {_auc(check, 'truth', 'step')} | {_auc(check, 'tree', 'prm_vs_dual_mc')} "
+            lines.append(f"| {r['round']} | {pos_neg} | {_auc(check, 'truth', 'step_vs_truth')} | {_auc(check, 'tree', 'prm_vs_dual_mc')} "
                          f"| {_auc(check, 'tree', 'prm_vs_soft_mc')} | {_auc(check, 'tree', 'q_vs_truth')} "
                          f"| {_auc(check, 'last_step')} | {times} |")
         lines.append("")

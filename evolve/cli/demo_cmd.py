@@ -12,7 +12,7 @@ from evolve.errors import ConfigError
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # The demo domains and their CPU presets: medcalc (the default) shows learning, medqa the pipeline on
 # vignettes the 135M model cannot reason through. Minutes are measured on 2 idle cores (bench/RESULTS.md).
-DEMOS = {"medcalc": ("medcalc-cpu.yaml", 9), "medqa": ("medqa-cpu.yaml", 8)}
+DEMOS = {"medcalc": ("medcalc-cpu.yaml", 10), "medqa": ("medqa-cpu.yaml", 8)}
 
 
 def demo(
