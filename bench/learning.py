@@ -121,10 +121,11 @@ def mode_rows(records: dict[str, dict], reference: dict[str, dict], level: str, 
         k = sum(correct)
         low, high = wilson_interval(k, len(ids))
         diff, dlow, dhigh = paired_bootstrap_diff(correct, ref, 10_000, seed=0)
-        answers = Counter(str(records[i]["modes"][mode]["answer"]) for i in ids) if mode in records[ids[0]]["modes"] else None
-        top, share = (answers.most_common(1)[0][0], answers.most_common(1)[0][1] / len(ids)) if answers else ("", None)
-        tokens = ([records[i]["modes"][mode].get("tokens") for i in ids] if mode in records[ids[0]]["modes"] else [])
-        tokens = [t for t in tokens if t is not None]
+        top, share, tokens = "", None, []
+        if mode in records[ids[0]]["modes"]:  # a real mode, not pass@N
+            top, count = Counter(str(records[i]["modes"][mode]["answer"]) for i in ids).most_common(1)[0]
+            share = count / len(ids)
+            tokens = [t for i in ids if (t := records[i]["modes"][mode].get("tokens")) is not None]
         rows.append({"level": level, "round": index, "mode": mode, "correct": k, "n": len(ids), "accuracy": k / len(ids),
                      "low": low, "high": high, "diff_vs_round0_cot": diff, "diff_low": dlow, "diff_high": dhigh,
                      "mcnemar_p": mcnemar(sum(r and not c for c, r in zip(correct, ref)),

@@ -33,16 +33,13 @@ def eval_command(
     """Step AUC against the truth, first-error F1, last-step AUC, and (with --trees) the tree's Q values."""
     from domains import load_domain
     from evolve.api import Reasoner
-    from evolve.eval.prm_eval import NoTruthError, evaluate_prm, has_truth, write_prm_report
+    from evolve.eval.prm_eval import check_truth, evaluate_prm, write_prm_report
     from evolve.search.records import TreeFileError, read_records
 
     cfg = config_from(config, set_, {"data.domain": domain, "model.spec": model, "model.threads": threads,
                                      "model.lora": policy}, seed)
     test = load_domain(cfg.data.domain).load_split(split, limit=limit)
-    if not no_truth and not has_truth(test):  # before any model loads
-        raise NoTruthError(f"domain '{cfg.data.domain}' has no step truth (it is not generated)", where="--domain",
-                           fix="use a generated domain (evolve domains add --generate), or pass --no-truth to run only "
-                           "the last-step AUC against final correctness and, with --trees, the PRM against the MC labels")
+    check_truth(cfg.data.domain, test, not no_truth)  # before any model loads
     records = None
     if trees is not None:  # also before any model loads
         records = list(read_records(trees))

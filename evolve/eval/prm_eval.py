@@ -33,6 +33,17 @@ if TYPE_CHECKING:
 class NoTruthError(EvolveError):
     """The domain's questions carry no chain of true quantities."""
 
+    @classmethod
+    def for_domain(cls, name: str) -> NoTruthError:
+        return cls(f"domain '{name}' has no step truth (it is not generated)", where="--domain",
+                   fix="use a generated domain (evolve domains add --generate), or pass --no-truth to run only the "
+                   "last-step AUC against final correctness and, with --trees, the PRM against the MC labels")
+
+
+def check_truth(name: str, questions: Sequence[Question], use_truth: bool) -> None:
+    if use_truth and not has_truth(questions):
+        raise NoTruthError.for_domain(name)
+
 
 def has_truth(questions: Sequence[Question]) -> bool:
     return bool(questions) and all(q.meta.get("truth") for q in questions)
@@ -135,11 +146,7 @@ class PRMEvalReport:
 
 def evaluate_prm(reasoner: Reasoner, test: Sequence[Question], dev: Sequence[Question], *, samples: int,
                  prm_name: str, trees: Sequence[dict] | None = None, use_truth: bool = True) -> PRMEvalReport:
-    if use_truth and not has_truth(test):
-        raise NoTruthError(f"domain '{reasoner.domain.name}' has no step truth (it is not generated)",
-                           where="--domain", fix="use a generated domain (evolve domains add --generate), or pass "
-                           "--no-truth to run only the last-step AUC against final correctness and, with --trees, "
-                           "the PRM against the Monte Carlo labels")
+    check_truth(reasoner.domain.name, test, use_truth)
     sampled = sample(reasoner, test, samples)
     report = PRMEvalReport(reasoner.domain.name, prm_name, len(test), len(sampled), last_step=last_step_metrics(sampled))
     if use_truth:
