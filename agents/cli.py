@@ -25,30 +25,23 @@ def run_config(meta: dict, threads: int | None):
 
 
 def progress_printer(console: Console):
-    """One line per node update: what the supervisor chose and what each worker produced."""
+    """One line per node update (`agents.progress.update_lines`): supervisor steps in bold, failures in
+    yellow, worker results indented."""
+    from rich.markup import escape
+
+    from agents.progress import update_lines
 
     def on_update(node: str, patch: dict) -> None:
-        if node == "supervisor":
-            act = (patch.get("actions") or [{}])[-1]
-            console.print(f"[bold]step {act.get('step')}[/] {act.get('action')} ({act.get('tasks', 0)} tasks): "
-                          f"{act.get('reason', '')}")
-        elif node in ("generate", "evolve"):
-            for h in (patch.get("hypotheses") or {}).values():
-                console.print(f"  + {h['id']} ({h['origin']}) answer={h.get('answer')}")
-            for f in patch.get("failures") or []:
-                console.print(f"  ! {f['task']}: {f['reason']}", style="yellow")
-        elif node == "match":
-            for m in patch.get("matches") or []:
-                console.print(f"  {m['a']} vs {m['b']}: {m['outcome']}")
-        elif node == "elo":
-            best = sorted((patch.get("hypotheses") or {}).items(), key=lambda kv: -kv[1]["elo"])[:3]
-            console.print("  Elo: " + ", ".join(f"{h} {r['elo']:.0f}" for h, r in best))
-        elif node == "proximity":
-            dup = [h for h, r in (patch.get("hypotheses") or {}).items() if r.get("status") == "duplicate"]
-            if dup:
-                console.print(f"  duplicates dropped: {', '.join(dup)}")
-        elif node == "final_report":
-            console.print("[bold]final report written[/]")
+        for line in update_lines(node, patch):
+            if node == "supervisor":
+                head, _, rest = line.partition(" (")
+                console.print(f"[bold]{escape(head)}[/] ({escape(rest)}" if rest else f"[bold]{escape(line)}[/]")
+            elif node == "final_report":
+                console.print(f"[bold]{escape(line)}[/]")
+            elif line.startswith("!"):
+                console.print(f"  {escape(line)}", style="yellow")
+            else:
+                console.print(f"  {escape(line)}")
 
     return on_update
 
@@ -115,12 +108,24 @@ def run(
 
 @app.command("resume")
 def resume(run: str = typer.Argument(..., help="run id or folder"), runs_dir: Path | None = RUNS_DIR,
+           budget: int | None = typer.Option(None, "--budget", min=1,
+                                             help="N more supervisor steps: continues a finished run too, with the "
+                                                  "feedback sent since"),
            threads: int | None = typer.Option(None, help="torch threads"),
            quiet: bool = typer.Option(False, help="no live progress")) -> None:
-    """Continue a run from its last checkpoint."""
-    from agents.run import load_meta, resolve_run
+    """Continue a run from its last checkpoint; `--budget N` gives it N more steps."""
+    from agents.run import extend, is_finished, load_meta, pending_feedback, read_state, resolve_run
 
     folder = resolve_run(run, runs_dir)
+    if budget is not None:
+        extend(folder, budget)
+    else:
+        state = read_state(folder)
+        if is_finished(state):
+            waiting = pending_feedback(folder, state)
+            note = f" and {waiting} unread feedback entr{'y' if waiting == 1 else 'ies'}" if waiting else ""
+            Console(stderr=True).print(f"run {folder.name} is finished{note}; `evolve agents resume {folder.name} "
+                                       "--budget N` continues it for N more steps", soft_wrap=True, markup=False)
     _execute(folder, load_meta(folder), threads, quiet)
 
 
@@ -136,7 +141,7 @@ def feedback(
     """Steer a run, also while it is running: the supervisor reads this at its next step."""
     from agents import inbox
     from agents.errors import AgentsError
-    from agents.run import resolve_run
+    from agents.run import is_finished, read_state, resolve_run
 
     folder = resolve_run(run, runs_dir)
     path = folder / inbox.INBOX_FILE
@@ -151,7 +156,13 @@ def feedback(
         posted.append(inbox.post(path, "add", add_hypothesis))
     if not posted:
         raise AgentsError("nothing to send", where="feedback", fix='pass a note, --pin ID, --reject ID or --add-hypothesis "..."')
-    Console().print(f"queued {len(posted)} feedback entr{'y' if len(posted) == 1 else 'ies'} for {folder.name}")
+    entries = f"{len(posted)} feedback entr{'y' if len(posted) == 1 else 'ies'}"
+    if is_finished(read_state(folder)):  # nothing reads the inbox until the run is continued
+        Console().print(f"run {folder.name} is finished; queued {entries} for "
+                        f"`evolve agents resume {folder.name} --budget N`, which continues it for N more steps",
+                        soft_wrap=True, markup=False)
+    else:
+        Console().print(f"queued {entries} for {folder.name}")
 
 
 @app.command("status")

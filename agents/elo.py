@@ -51,6 +51,18 @@ def combine_orders(first: str | None, second: str | None) -> Outcome:
     return "draw"
 
 
+def verdict_reason(first: str | None, second: str | None) -> str:
+    """Why `combine_orders(first, second)` came out as it did, in words for the match record: a draw
+    is never silent about its cause."""
+    if first is None and second is None:
+        return "the judge's reply was unreadable in both orders"
+    if first is None or second is None:
+        return f"the judge's reply was unreadable in the {'first' if first is None else 'second'} order"
+    if first == second:
+        return f"the judge picked whichever was shown as {first} in both orders (position bias)"
+    return "both orders agree"
+
+
 def top_k(ratings: Mapping[str, float], k: int) -> list[str]:
     """Ids of the k best ratings, ties broken by id so the order is reproducible."""
     return [h for h, _ in sorted(ratings.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]

@@ -11,3 +11,7 @@ class AgentsError(EvolveError):
 
 class RunNotFoundError(AgentsError):
     """A run id or folder that does not hold an agents run."""
+
+
+class GoalError(AgentsError):
+    """A goal the run's domain cannot take: a multiple-choice domain's goal without lettered option lines."""

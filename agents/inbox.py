@@ -22,6 +22,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def create(path: Path) -> None:
+    """An empty inbox with its table (a run folder holds one from the start)."""
+    _connect(path).close()
+
+
 def post(path: Path, kind: str, text: str = "", target: str | None = None) -> int:
     """Appends one entry and returns its id."""
     if kind not in KINDS:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from agents.elo import top_rising, topk_stable
+from agents.errors import GoalError
 from agents.state import active
 from domains import Domain, Question
 from domains.answers import ANSWER_TYPES
@@ -41,7 +42,9 @@ def match_score(records: list[dict]) -> float | None:
 
 def run_stats(state: dict, cfg: AgentsConfig) -> Stats:
     live = active(state)
-    history = [snap["ratings"] for snap in state.get("elo_history") or []]
+    # A continued run asked for more steps: the rounds before it, which had settled, must not stop it at once.
+    since = state.get("history_from", 0)
+    history = [snap["ratings"] for snap in state.get("elo_history") or [] if snap["step"] >= since]
     actions = state.get("actions") or []
     return Stats(
         step=state.get("step", 0),
@@ -116,14 +119,9 @@ def clean_plan(data: object, goal: str, domain: Domain) -> dict | None:
     return plan
 
 
-def goal_question(goal: str, domain: Domain) -> Question | None:
-    """A goal a domain can verify: an mcq goal with lettered option lines, or any yesno / numeric goal.
-    Open goals (and text domains) return None and get open-ended hypotheses."""
-    verifiable = ANSWER_TYPES[domain.answer_type].goal
-    if verifiable == "always":
-        return Question(id="goal", question=goal.strip(), answer="")
-    if verifiable == "never":
-        return None
+def split_options(goal: str) -> tuple[str, dict[str, str]]:
+    """(the question, {letter: option text}) of a goal: an option is a line of its own that starts
+    with a letter and ")", "." or ":" ("A) Mars"); the question is what comes before the first one."""
     options: dict[str, str] = {}
     stem: list[str] = []
     for line in goal.splitlines():
@@ -132,6 +130,33 @@ def goal_question(goal: str, domain: Domain) -> Question | None:
             options[match.group(1)] = match.group(2)
         elif not options:
             stem.append(line)
-    if len(options) < 2 or not "".join(stem).strip():
+    return "\n".join(stem).strip(), options
+
+
+def goal_question(goal: str, domain: Domain) -> Question | None:
+    """A goal a domain can verify: an mcq goal with lettered option lines, or any yesno / numeric goal.
+    Open goals (and text domains) return None and get open-ended hypotheses."""
+    verifiable = ANSWER_TYPES[domain.answer_type].goal
+    if verifiable == "always":
+        return Question(id="goal", question=goal.strip(), answer="")
+    if verifiable == "never":
         return None
-    return Question(id="goal", question="\n".join(stem).strip(), answer="", options=options)
+    stem, options = split_options(goal)
+    if len(options) < 2 or not stem:
+        return None
+    return Question(id="goal", question=stem, answer="", options=options)
+
+
+def check_goal(goal: str, domain: Domain) -> Question | None:
+    """`goal_question`, but a multiple-choice domain refuses a goal it cannot read as a question with
+    options: such a goal used to become an open-ended debate the domain's verifier never sees."""
+    question = goal_question(goal, domain)
+    if question is not None or ANSWER_TYPES[domain.answer_type].goal != "with-options":
+        return question
+    stem, options = split_options(goal)
+    found = ("no question before the options" if options and not stem else
+             f"{len(options) or 'no'} lettered option line{'' if len(options) == 1 else 's'}")
+    raise GoalError(f"domain '{domain.name}' is multiple choice, but the goal has {found}", where="GOAL",
+                    fix='put the question first, then each option on a new line of its own: "A) Mars", then '
+                        '"B) Jupiter" on the next line, and so on (at least two); an open research goal needs a '
+                        "domain whose answer_type is text")

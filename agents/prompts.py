@@ -13,6 +13,20 @@ STRATEGIES = {
 
 JSON_REPAIR = "Reply again with only the JSON object, nothing else."
 
+# Worked examples with concrete values. A small model copies whatever reply format it is shown, so a
+# placeholder such as "1-5" or "<letter>" comes back verbatim; a filled-in example comes back as a
+# well-formed reply, and a reply that repeats the example word for word is caught as a copy
+# (`agents.parsing.copies_example`). The examples are about ice, far from any domain's questions.
+EXAMPLE_GOAL = "Why does ice float on water?"
+EXAMPLE_HYPOTHESIS = ("Step 1: Ice is heavier than water.\nStep 2: Heavy things float.\n"
+                      "Answer: ice floats because it is heavy.")
+EXAMPLE_REVIEW = ('{"score": 2, "verdict": "flawed", "comments": "Step 1 is wrong: ice is less dense than '
+                  'liquid water, and that is why it floats."}')
+EXAMPLE_PLAN = ('{"preferences": ["a physical mechanism"], "attributes": ["density"], '
+                '"constraints": ["agrees with measurements"], "criteria": ["correct", "testable"]}')
+EXAMPLE_VERDICT = '{"better": 2, "reason": "hypothesis 2 gives the density argument"}'
+EXAMPLE_ASSUMPTIONS = '["ice is less dense than water", "denser things sink"]'
+
 
 def _with_critique(system: str, critique: str | None) -> str:
     if not critique:
@@ -23,7 +37,10 @@ def _with_critique(system: str, critique: str | None) -> str:
 def plan(goal: str, domain_description: str) -> list[dict]:
     return [
         {"role": "system", "content": "You turn a research goal into a plan. Reply with one JSON object with the "
-                                      "keys preferences, attributes, constraints, criteria (each a list of short strings)."},
+                                      "keys preferences, attributes, constraints, criteria (each a list of short "
+                                      "strings)."},
+        {"role": "user", "content": f"Domain: physics\nGoal: {EXAMPLE_GOAL}"},
+        {"role": "assistant", "content": EXAMPLE_PLAN},
         {"role": "user", "content": f"Domain: {domain_description}\nGoal: {goal}"},
     ]
 
@@ -44,14 +61,20 @@ def open_hypothesis(goal: str, plan_: dict, critique: str | None, seed_idea: str
 
 
 def review(goal: str, text: str, critique: str | None) -> list[dict]:
-    system = _with_critique("You review scientific hypotheses and answers. Reply with one JSON object: "
-                            '{"score": 1-5, "verdict": "sound" or "flawed", "comments": "the main weakness"}.', critique)
-    return [{"role": "system", "content": system}, {"role": "user", "content": f"Goal: {goal}\n\nHypothesis:\n{text}"}]
+    """A worked review as a prior chat turn, then the hypothesis to review."""
+    system = _with_critique("You review scientific hypotheses and answers. Reply with one JSON object with a "
+                            "score from one (wrong) to five (correct and well argued), a verdict (sound or flawed) "
+                            "and comments naming the main weakness.", critique)
+    return [{"role": "system", "content": system},
+            {"role": "user", "content": f"Goal: {EXAMPLE_GOAL}\n\nHypothesis:\n{EXAMPLE_HYPOTHESIS}"},
+            {"role": "assistant", "content": EXAMPLE_REVIEW},
+            {"role": "user", "content": f"Goal: {goal}\n\nHypothesis:\n{text}"}]
 
 
 def assumptions(goal: str, text: str) -> list[dict]:
     return [
-        {"role": "system", "content": "List the assumptions a hypothesis rests on, as a JSON list of short strings."},
+        {"role": "system", "content": "List the assumptions a hypothesis rests on, as a JSON list of short strings, "
+                                      f"for example {EXAMPLE_ASSUMPTIONS} for a hypothesis about floating ice."},
         {"role": "user", "content": f"Goal: {goal}\n\nHypothesis:\n{text}"},
     ]
 
@@ -65,7 +88,8 @@ def check_assumption(goal: str, assumption: str) -> list[dict]:
 
 def judge(goal: str, first: str, second: str, critique: str | None, transcript: Sequence[str] = ()) -> list[dict]:
     system = _with_critique("You compare two answers to the same goal and pick the better one: the one more "
-                            'likely correct and better reasoned. Reply with JSON: {"better": 1 or 2, "reason": "..."}.',
+                            "likely correct and better reasoned. Reply with one JSON object that names the better "
+                            f"hypothesis by its number and gives a short reason, for example {EXAMPLE_VERDICT}.",
                             critique)
     body = f"Goal: {goal}\n\nHypothesis 1:\n{first}\n\nHypothesis 2:\n{second}"
     if transcript:
@@ -103,9 +127,11 @@ def meta_review(goal: str, notes: Sequence[str]) -> list[dict]:
     ]
 
 
-def overview(goal: str, leaders: Sequence[str]) -> list[dict]:
+def overview(goal: str, leaders: Sequence[str], answer: str | None = None) -> list[dict]:
+    """`answer`: the top hypothesis's answer on a verifiable goal, which the overview must not contradict."""
+    lead = f"\n\nThe top hypothesis answers {answer}." if answer else ""
     return [
         {"role": "system", "content": "Write a short research overview: the best hypotheses, why they lead, "
                                       "and what to test next."},
-        {"role": "user", "content": f"Goal: {goal}\n\n" + "\n\n".join(leaders)},
+        {"role": "user", "content": f"Goal: {goal}{lead}\n\n" + "\n\n".join(leaders)},
     ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agents.elo import INITIAL_ELO
 from agents.nodes.metareview import leaderboard
+from agents.plots import elo_caption, plot_elo, plot_proximity
 from agents.state import active
+from evolve.config import AgentsConfig
 
 
 def status_line(state: dict, budget: int) -> str:
@@ -48,11 +49,13 @@ def markdown(state: dict, meta: dict, k: int = 10) -> str:
     lines += ["## Reviews", ""]
     for r in state.get("reviews") or []:
         weak = f", weakest steps {r['weakest_steps']}" if r.get("weakest_steps") else ""
-        lines.append(f"- {r['hypothesis']}: score {r.get('score')}{weak}: {(r.get('comments') or '')[:200]}")
-    lines += ["", "## Matches", ""]
+        score = f"score {r['score']}" if r.get("score") is not None else f"no score ({r.get('reason') or 'unreadable'})"
+        lines.append(f"- {r['hypothesis']}: {score}{weak}: {(r.get('comments') or '')[:200]}")
+    lines += ["", "## Matches", "", f"{elo_caption(state.get('matches') or [])}.", ""]
     for m in state.get("matches") or []:
-        lines.append(f"- {m['id']}: {m['a']} vs {m['b']} -> {m['outcome']} (orders: {m['first']}/{m['second']}"
-                     f"{', debate' if m.get('debate') else ''})")
+        orders = "PRM" if m.get("judge") == "prm" else f"orders: {m['first']}/{m['second']}"
+        lines.append(f"- {m['id']}: {m['a']} vs {m['b']} -> {m['outcome']} ({orders}"
+                     f"{', debate' if m.get('debate') else ''}){': ' + m['reason'] if m.get('reason') else ''}")
     if state.get("critique"):
         lines += ["", "## Meta-review critique", "", state["critique"]]
     if state.get("overview"):
@@ -60,62 +63,11 @@ def markdown(state: dict, meta: dict, k: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_elo(state: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    history = state.get("elo_history") or []
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ids = sorted({h for snap in history for h in snap["ratings"]})
-    for hid in ids:
-        points = [(snap["step"], snap["ratings"][hid]) for snap in history if hid in snap["ratings"]]
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=hid)
-    ax.axhline(INITIAL_ELO, color="grey", linewidth=0.5)
-    ax.set_xlabel("supervisor step")
-    ax.set_ylabel("Elo")
-    ax.set_title("Elo over time")
-    if ids and len(ids) <= 12:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def plot_proximity(state: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from agents.proximity import build_graph
-
-    prox = state.get("proximity") or {}
-    ids = sorted({h["id"] for h in active(state)})
-    graph = build_graph(ids, [[0.0] * len(ids) for _ in ids], 1.1)
-    for a, b, w in prox.get("edges", []):
-        if a in graph and b in graph:
-            graph.add_edge(a, b, weight=w)
-    colour = {hid: i for i, group in enumerate(prox.get("communities", [])) for hid in group}
-    import networkx as nx
-
-    fig, ax = plt.subplots(figsize=(6, 5))
-    if ids:
-        pos = nx.spring_layout(graph, seed=0)
-        nx.draw_networkx(graph, pos, ax=ax, node_color=[colour.get(n, -1) for n in graph.nodes], cmap="tab10",
-                         font_size=7, node_size=300, width=[1 + 3 * graph[a][b]["weight"] for a, b in graph.edges])
-    ax.set_title("Proximity graph (TF-IDF cosine; colour = community)")
-    ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def export(state: dict, meta: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = [out / "report.md", out / "proximity.png", out / "elo.png"]
     files[0].write_text(markdown(state, meta))
-    plot_proximity(state, files[1])
+    threshold = (meta.get("config") or {}).get("edge_threshold", AgentsConfig().edge_threshold)
+    plot_proximity(state, files[1], threshold)
     plot_elo(state, files[2])
     return files

@@ -3,7 +3,8 @@
 A run lives in `<runs root>/<run id>/`: `run.json` (what to rebuild: goal, domain, model, knobs),
 `checkpoints.sqlite` (LangGraph's SqliteSaver) and `inbox.sqlite` (steering). Resuming streams from
 the last checkpoint: tasks that finished before a crash are not re-run, and re-run tasks write the
-same ids, so nothing is duplicated.
+same ids, so nothing is duplicated. `extend` gives a run more steps; a finished one then reopens at the
+supervisor, which reads the feedback posted since it stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from agents import inbox
 from agents.errors import AgentsError, RunNotFoundError
 from agents.inbox import INBOX_FILE
 from evolve.config import AgentsConfig
@@ -54,10 +56,16 @@ def create_run(goal: str, domain_name: str, *, root: str | Path | None = None, m
                model_config: dict | None = None) -> Path:
     if not goal.strip():
         raise AgentsError("the goal is empty", where="GOAL", fix='pass a research goal or question: evolve agents run "..."')
+    if question is None:  # a goal the domain cannot take fails here, before a folder or a model exists
+        from agents.policy import check_goal
+        from domains import load_domain
+
+        check_goal(goal, load_domain(domain_name))
     folder = runs_root(root) / (run_id or new_run_id(goal))
     if (folder / RUN_FILE).exists():
         raise AgentsError(f"run folder {folder} already exists", where=str(folder), fix="resume it or pick another id")
     folder.mkdir(parents=True, exist_ok=True)
+    inbox.create(folder / INBOX_FILE)  # there from the start, so feedback never races the run to make it
     meta = {"goal": goal, "domain": domain_name, "model": model, "model_config": model_config, "policy": policy,
             "prm": prm,
             "config": (config or AgentsConfig()).model_dump(), "question": question, "seed_ideas": seed_ideas or [],
@@ -68,6 +76,36 @@ def create_run(goal: str, domain_name: str, *, root: str | Path | None = None, m
 
 def load_meta(folder: Path) -> dict:
     return json.loads((folder / RUN_FILE).read_text())
+
+
+def is_finished(state: dict) -> bool:
+    """Whether the run wrote its final report (and so stopped)."""
+    return state.get("next_action") == "final" and bool(state.get("overview"))
+
+
+def pending_feedback(folder: Path, state: dict) -> int:
+    """Inbox entries the supervisor has not read yet."""
+    return len(inbox.read_since(folder / INBOX_FILE, state.get("inbox_cursor", 0)))
+
+
+def extend(folder: Path, steps: int) -> dict:
+    """`steps` more supervisor steps for the run in `folder`; returns the new run.json. A finished run
+    continues from where it stopped (`execute` reopens it, feedback posted since included) for exactly
+    `steps` steps before a new report; an unfinished one gets `steps` more budget."""
+    if steps < 1:
+        raise AgentsError(f"--budget {steps} adds no steps", where="--budget", fix="pass a number of steps of 1 or more")
+    meta = load_meta(folder)
+    state = read_state(folder)
+    if is_finished(state):
+        # The decision to write the report took a step too, so steps S .. S + steps - 1 are new work.
+        meta["config"]["budget"] = state["step"] + steps
+        meta["continue_at"] = state["step"]
+    else:
+        meta["config"]["budget"] += steps
+    meta.setdefault("extensions", []).append({"steps": steps, "budget": meta["config"]["budget"],
+                                              "at_step": state.get("step", 0)})
+    (folder / RUN_FILE).write_text(json.dumps(meta, indent=2))
+    return meta
 
 
 def open_checkpointer(folder: Path):
@@ -107,7 +145,14 @@ def execute(folder: Path, generator, *, scorer=None, on_update: Callable[[str, d
                 question = question_dict(parsed) if parsed is not None else None
             start = {"goal": meta["goal"], "question": question, "seed_ideas": meta.get("seed_ideas") or []}
         elif not snapshot.next:
-            return snapshot.values  # already finished
+            step = snapshot.values.get("step", 0)
+            if meta.get("continue_at") != step:
+                return snapshot.values  # already finished
+            # `extend` gave the finished run more steps: reopen it as if the meta-review had just run,
+            # whose edge leads back to the supervisor; the inbox entries posted since are read there.
+            graph.update_state(config, {"overview": "", "stop_reason": "", "history_from": step},
+                               as_node="meta_review")
+            start = None
         else:
             start = None  # None continues from the last checkpoint
         for update in graph.stream(start, config, stream_mode="updates"):

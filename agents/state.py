@@ -55,6 +55,7 @@ class AgentState(TypedDict, total=False):
     overview: str
     stop_reason: str
     seed_ideas: list[str]  # ideas from the user that the first generations start from
+    history_from: int  # a continued run judges stability on Elo snapshots from this step on only
 
 
 def new_hypothesis(hid: str, text: str, *, steps: list[str] | None = None, answer: str | None = None,

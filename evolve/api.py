@@ -21,7 +21,7 @@ from typing import Any
 from domains import Domain, Question, load_domain
 from evolve.backends.base import Generator, StepScorer
 from evolve.config import Config, ModelConfig
-from evolve.errors import ConfigError, ModelSpecError
+from evolve.errors import ConfigError, EvolveError, ModelSpecError
 from evolve.infer.base import Solution
 from evolve.infer.solve import ModeRun, Progress, check_modes, run_modes
 from evolve.reasoner.driver import Driver, Job, Tick
@@ -86,6 +86,10 @@ class StreamEvent:
     solution: Solution | None = None
 
 
+class Cancelled(EvolveError):
+    """The caller stopped listening (a closed stream, a client that went away): the work was dropped."""
+
+
 class Reasoner:
     """A domain, a policy (generator) and an optional PRM, under one config."""
 
@@ -110,6 +114,36 @@ class Reasoner:
             self._generator = self._generator()
         return self._generator
 
+    def with_eval(self, **overrides: Any) -> Reasoner:
+        """The same domain, policy and PRM under other `eval` settings (a chat request's n, temperature,
+        max_tokens, seed, stop, beam_width, ...): validated like the config, sharing every loaded model."""
+        config = self.config.model_copy(deep=True)
+        for key, value in overrides.items():
+            setattr(config.eval, key, value)  # validate_assignment: a bad value raises pydantic's error
+        twin = Reasoner(config, self.domain, self._generator, self.scorer)
+        twin._generator = self._generator if isinstance(self._generator, Generator) else self.generator
+        return twin
+
+    def with_domain(self, domain: Domain) -> Reasoner:
+        """The same models on another domain (its prompts, answer format and verifier)."""
+        config = self.config.model_copy(deep=True)
+        config.data.domain = domain.name
+        return Reasoner(config, domain, self._generator if isinstance(self._generator, Generator) else self.generator,
+                        self.scorer)
+
+    def prompt_tokens(self, question: Question, **notes: Any) -> int:
+        """Tokens of the prompt that opens `question` (whitespace words where the backend has no tokenizer)."""
+        text = self.prompt(question, **notes).prompt([])
+        backend = getattr(self.generator, "inner", self.generator)
+        encode = getattr(backend, "encode", None)
+        return len(encode(text)) if callable(encode) else len(text.split())
+
+    def score_steps(self, question: Question, steps: Sequence[str]) -> list[float] | None:
+        """The PRM's score of each step of one trajectory (None without a PRM)."""
+        if self.scorer is None or not steps:
+            return None
+        return [float(x) for x in self.scorer.score(self.domain.format_question(question), [list(steps)])[0]]
+
     def prompt(self, question: Question, *, system_note: str | None = None, user_note: str | None = None) -> StepPrompt:
         return StepPrompt(self.domain, question, self.generator.render_chat, system_note=system_note,
                           user_note=user_note)
@@ -133,14 +167,21 @@ class Reasoner:
         mode = mode or self.config.eval.modes[0]
         return self.run_modes(questions, [mode], **notes)[mode].solutions
 
-    def stream(self, question: Question, mode: str | None = None, **notes: Any) -> Iterator[StreamEvent]:
-        """Events as the answer forms: each generation and PRM pass, then the solution."""
+    def stream(self, question: Question, mode: str | None = None, *, cancel: threading.Event | None = None,
+               **notes: Any) -> Iterator[StreamEvent]:
+        """Events as the answer forms: each generation and PRM pass, then the solution.
+
+        Closing the iterator early (or setting `cancel`) drops the rest of the work: the search stops
+        at its next backend answer, so a client that went away costs at most the call in flight."""
         mode = mode or self.config.eval.modes[0]
         self.check([mode])
         events: queue.Queue = queue.Queue()
         failure: list[BaseException] = []
+        cancel = cancel or threading.Event()
 
         def on_answers(job: Job, item: Generate | Score, answer: Any) -> None:
+            if cancel.is_set():
+                raise Cancelled("the request was cancelled", where="stream", fix="nothing to fix: nobody is listening")
             if isinstance(item, Score):
                 events.put(StreamEvent("scores", scores=answer, trajectories=[list(t) for t in item.trajectories]))
                 return
@@ -159,10 +200,13 @@ class Reasoner:
 
         thread = threading.Thread(target=work, name="reasoner-stream", daemon=True)
         thread.start()
-        while (event := events.get()) is not None:
-            yield event
+        try:
+            while (event := events.get()) is not None:
+                yield event
+        finally:
+            cancel.set()  # a consumer that stopped early (GeneratorExit) drops the remaining work
         thread.join()
-        if failure:
+        if failure and not isinstance(failure[0], Cancelled):
             raise failure[0]
 
     # -- searching ---------------------------------------------------------------------------------
@@ -182,4 +226,4 @@ class Reasoner:
                on_done=on_tree, on_tick=on_tick).run(questions, make_search, self.prompt)
 
 
-__all__ = ["Continuation", "Reasoner", "StreamEvent", "base_folder", "build_generator", "build_scorer"]
+__all__ = ["Cancelled", "Continuation", "Reasoner", "StreamEvent", "base_folder", "build_generator", "build_scorer"]

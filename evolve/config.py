@@ -160,6 +160,8 @@ class EvalConfig(_Section):
     mcts_iterations: int = Field(12, ge=1, description="select/expand/evaluate iterations per question (mcts)")
     mcts_children: int = Field(3, ge=1, description="children sampled per expansion (mcts)")
     seed: int = Field(0, description="base seed for sampling")
+    stop: list[str] = Field(default_factory=list, description="extra stop strings that end a solution or step "
+                            "(the OpenAI `stop` field of `evolve serve`)")
 
 
 class RunConfig(_Section):
@@ -169,6 +171,26 @@ class RunConfig(_Section):
     baseline: bool = Field(True, description="also evaluate the base model (round 0), the reference for every round")
     baseline_modes: list[Literal["cot", "sc"]] = Field(
         ["cot", "sc"], min_length=1, description="modes of the round-0 evaluation (the base model has no PRM)")
+
+
+class ServeConfig(_Section):
+    """`evolve serve` and `evolve chat`: where the server listens and what one request may ask for."""
+
+    host: str = Field("127.0.0.1", description="address to bind; any other than loopback needs an API key")
+    port: int = Field(8000, ge=0, le=65535, description="port to bind (0: any free port)")
+    modes: list[InferMode] = Field(["cot", "sc", "pvs", "bon-min", "beam", "mcts"], min_length=1,
+                                   description="modes offered as models (the PRM modes only when a PRM is loaded)")
+    max_body_bytes: int = Field(65536, ge=1024, description="largest request body; larger ones get 413")
+    max_tokens: int = Field(2048, ge=1, description="largest max_tokens a request may ask for")
+    max_n: int = Field(8, ge=1, description="largest n (choices) a request may ask for")
+    max_samples: int = Field(32, ge=1, description="largest mode knob (samples, beam_width, ...) a request may set")
+    max_active: int = Field(16, ge=1, description="requests answered at once; their backend calls are batched")
+    max_queue: int = Field(64, ge=1, description="requests admitted (answering + waiting); beyond it, 429")
+    max_per_client: int = Field(16, ge=1, description="requests one client address may have admitted at once")
+    request_timeout: float = Field(300.0, gt=0, description="seconds before a request is cancelled (504)")
+    batch_window: float = Field(0.05, ge=0, description="seconds concurrent backend calls wait to share a batch")
+    conversations: str | None = Field(None, description="SQLite file of the web chat's conversations "
+                                      "(default $EVOLVE_HOME/chat/conversations.sqlite)")
 
 
 class AgentsConfig(_Section):
@@ -211,10 +233,11 @@ class Config(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     agents: AgentsConfig = Field(default_factory=AgentsConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     def settings(self, *sections: str) -> dict[str, Any]:
         """The named sections (all if none) without the keys that cannot change a result (`NOT_RESULTS`)."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"serve"})  # how answers are served never changes a result
         for section, key in NOT_RESULTS:
             data[section].pop(key, None)
         return {name: data[name] for name in sections} if sections else data

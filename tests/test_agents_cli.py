@@ -58,7 +58,9 @@ def test_feedback_goes_to_the_inbox(finished, capsys):
     root, folder, _ = finished
     code, out, _ = cli(capsys, "agents", "feedback", "planets", "focus on mass", "--pin", "H000-1",
                        "--runs-dir", str(root))
-    assert code == 0 and "queued 2 feedback entries" in out
+    # the run is finished: the message says that the entries wait for a continuation, and which
+    assert code == 0 and out.strip() == ("run planets is finished; queued 2 feedback entries for `evolve agents "
+                                         "resume planets --budget N`, which continues it for N more steps")
     entries = inbox.read_since(folder / inbox.INBOX_FILE, 0)
     assert [(e["kind"], e["target"]) for e in entries] == [("note", None), ("pin", "H000-1")]
 
@@ -74,9 +76,45 @@ def test_unknown_run_is_a_one_line_error(tmp_path, capsys):
 def test_run_with_a_real_gibberish_model_finishes_without_crashing(tiny_model_dir, tmp_path, capsys):
     """A random-weights model writes no JSON and no steps: every parse fails, is repaired once, and is
     recorded; the run still reaches its report."""
-    code, out, _ = cli(capsys, "agents", "run", "Why do leaves change colour in autumn?", "--domain", "science",
+    code, out, _ = cli(capsys, "agents", "run", "Why do leaves change colour?\nA) Less chlorophyll\nB) Frost",
+                       "--domain", "science",
                        "--budget", "2", "--model", str(tiny_model_dir), "--runs-dir", str(tmp_path), "--id", "tiny",
                        "--threads", "1", "--quiet")
     assert code == 0 and out.startswith("finished: step ")
     code, out, _ = cli(capsys, "agents", "status", "tiny", "--runs-dir", str(tmp_path))
     assert code == 0 and "budget spent" in out
+
+
+@pytest.mark.parametrize("goal,found", [
+    ("Which planet is the largest?", "no lettered option lines"),
+    ("Which planet is the largest? A) Mars B) Jupiter", "no lettered option lines"),  # options on one line
+    ("Which planet is the largest?\nA) Mars", "1 lettered option line"),
+    ("A) Mars\nB) Jupiter", "no question before the options"),
+])
+def test_a_multiple_choice_goal_without_options_is_refused_before_any_model_loads(goal, found, tmp_path, capsys):
+    # the model does not exist: the goal error must come first, before a folder or a model
+    code, out, err = cli(capsys, "agents", "run", goal, "--domain", "science", "--runs-dir", str(tmp_path / "runs"),
+                         "--model", str(tmp_path / "no-such-model"), "--quiet")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: GOAL: domain 'science' is multiple choice, but the goal has {found} -- fix: ")
+    assert '"A) Mars", then "B) Jupiter" on the next line' in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_with_budget_continues_a_finished_run_with_its_feedback(tmp_path, capsys, monkeypatch):
+    from agents.nodes.metareview import leaderboard
+
+    # the scripted model stands in for the one run.json names; everything else is the real command
+    monkeypatch.setattr("evolve.api.build_generator", lambda model, lora=None: agents_generator())
+    folder = create_run(GOAL, "science", root=tmp_path, config=AgentsConfig(budget=5, initial_hypotheses=2),
+                        run_id="more", model="scripted")
+    first = execute(folder, agents_generator(), batch_window=0.0)
+    code, _, err = cli(capsys, "agents", "resume", "more", "--runs-dir", str(tmp_path), "--quiet")
+    assert code == 0 and "run more is finished; `evolve agents resume more --budget N` continues it" in err
+    last = leaderboard(first, 99)[-1]["id"]
+    code, out, _ = cli(capsys, "agents", "feedback", "more", "--pin", last, "--runs-dir", str(tmp_path))
+    assert code == 0 and out.startswith("run more is finished; queued 1 feedback entry for")
+    code, out, _ = cli(capsys, "agents", "resume", "more", "--budget", "2", "--runs-dir", str(tmp_path), "--quiet")
+    steps = first["step"] + 2
+    assert code == 0 and out.startswith(f"finished: step {steps}/{steps}")
+    assert f"Answer: {first['hypotheses'][last]['answer']} (top hypothesis {last})" in out

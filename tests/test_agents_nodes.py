@@ -247,3 +247,121 @@ def test_prm_judge_falls_back_to_the_model_without_step_scores(domain):
     graph, generator = graph_with(domain, lambda r, i: "1}", config=AgentsConfig(judge="prm"), scorer=ConstantScorer())
     record = graph.nodes["match"].invoke(match_payload())["matches"][0]
     assert record["outcome"] == "draw" and generator.stats.requests == 2  # both orders asked, position bias cancelled
+
+
+def test_a_review_that_echoes_the_template_is_a_recorded_failure_not_a_score(domain):
+    # what the 135M model wrote after the prefix '{"score": ', before and after the repair
+    graph, generator = graph_with(domain, lambda r, i: '1-5, "verdict": "sound" or "flawed", "comments": "x"}')
+    out = graph.nodes["reflect"].invoke({"goal": "g", "task": {"id": "R-a", "step": 1, "hypothesis": hyp("a")}})
+    review = out["reviews"][0]
+    assert (review["score"], review["failed"], review["reason"]) == (None, True, "repeats the prompt's template (1-5)")
+    assert out["failures"] == [{"id": "fail-R-a", "node": "reflect", "task": "R-a",
+                                "reason": "unreadable review after one repair: repeats the prompt's template (1-5)"}]
+    assert out["hypotheses"]["a"]["review_score"] is None and generator.stats.requests == 2
+
+
+def test_a_review_that_copies_the_worked_example_is_a_recorded_failure(domain):
+    from agents.prompts import EXAMPLE_REVIEW, review
+
+    assert review("g", "h", None)[2]["content"] == EXAMPLE_REVIEW  # shown as a prior turn
+    copied = EXAMPLE_REVIEW.removeprefix('{"score": ')
+    graph, _ = graph_with(domain, lambda r, i: copied)
+    out = graph.nodes["reflect"].invoke({"goal": "g", "task": {"id": "R-a", "step": 1, "hypothesis": hyp("a")}})
+    assert out["reviews"][0]["score"] is None
+    assert out["failures"][0]["reason"] == "unreadable review after one repair: repeats the prompt's worked example"
+
+
+class AnswerPRM:
+    """Scores every step of a trajectory by the answer it ends on: D (the gold) 0.8, anything else 0.3."""
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, question, trajectories):
+        self.calls.append(len(trajectories))
+        return [[0.8 if t[-1].rstrip(".").endswith("D") else 0.3] * len(t) for t in trajectories]
+
+
+def test_supervisor_scores_unscored_hypotheses_before_a_prm_judged_round(domain, question):
+    scorer = AnswerPRM()
+    graph, generator = graph_with(domain, lambda r, i: "1}", config=AgentsConfig(judge="prm", initial_hypotheses=2),
+                                  scorer=scorer)
+    hyps = {"a": hyp("a", "D", reviewed=True), "b": hyp("b", "B", reviewed=True),
+            "c": hyp("c", "C", reviewed=True, prm_scores=[0.5])}
+    for h in hyps.values():
+        h["steps"] = [h["text"].splitlines()[0].removeprefix("Step 1: ")]
+    state = {"goal": "g", "question": question_dict(question), "plan": {"criteria": []}, "step": 3, "hypotheses": hyps,
+             "actions": [{"id": "A0000", "step": 0, "action": "generate", "tasks": 3}]}
+    out = graph.nodes["supervisor"].invoke(state)
+    assert out["next_action"] == "rank" and scorer.calls == [2]  # one PRM call for the two unscored
+    assert out["hypotheses"] == {"a": {"prm_scores": [0.8]}, "b": {"prm_scores": [0.3]}}
+    task = next(t for t in out["tasks"] if {t["a"]["id"], t["b"]["id"]} == {"a", "b"})
+    record = graph.nodes["match"].invoke({"goal": "g", "question": question_dict(question), "task": task})["matches"][0]
+    winner = "a" if task["a"]["id"] == "a" else "b"
+    assert (record["judge"], record["outcome"], record["reason"]) == ("prm", winner, (
+        "weakest PRM steps 0.800 vs 0.300" if winner == "a" else "weakest PRM steps 0.300 vs 0.800"))
+    assert generator.stats.requests == 0
+
+
+def test_prm_judge_says_why_it_could_not_judge_a_hypothesis_without_steps(domain):
+    graph, _ = graph_with(domain, lambda r, i: "1}", config=AgentsConfig(judge="prm"), scorer=ConstantScorer())
+    payload = match_payload()
+    payload["task"]["a"]["steps"] = []
+    record = graph.nodes["match"].invoke(payload)["matches"][0]
+    assert (record["judge"], record["outcome"]) == ("llm", "draw")
+    assert record["reason"] == ("the PRM cannot judge: a has no steps; the model judged: the judge picked whichever "
+                                "was shown as 1 in both orders (position bias)")
+
+
+def test_a_prm_judged_run_decides_its_matches_with_the_prm(tmp_path):
+    from agents.run import create_run, execute
+
+    folder = create_run("Which planet is the largest?\nA) Mars\nB) Saturn\nC) Earth\nD) Jupiter", "science",
+                        root=tmp_path, config=AgentsConfig(budget=6, initial_hypotheses=3, judge="prm"), run_id="prm")
+    state = execute(folder, agents_generator(), scorer=AnswerPRM(), batch_window=0.0)
+    assert state["matches"] and all(m["judge"] == "prm" and m["reason"] for m in state["matches"])
+    assert any(m["outcome"] != "draw" for m in state["matches"])
+
+
+def test_an_answerless_hypothesis_cannot_lead_a_verifiable_goal(domain, question):
+    from agents.nodes.metareview import leaderboard
+
+    hyps = {"a": hyp("a", elo=1250.0), "b": hyp("b", "B", elo=1180.0), "c": hyp("c", "C", elo=1220.0)}
+    hyps["a"]["answer"] = None  # "The answer is <letter>." reads as no answer
+    assert [h["id"] for h in leaderboard({"hypotheses": hyps}, 3)] == ["a", "c", "b"]  # open goal: Elo only
+    verifiable = {"hypotheses": hyps, "question": question_dict(question)}
+    assert [h["id"] for h in leaderboard(verifiable, 3)] == ["c", "b", "a"]
+    hyps["b"]["answer"] = None
+    assert [h["id"] for h in leaderboard(verifiable, 3)] == ["c", "a", "b"]  # Elo order within each group
+
+
+def test_final_report_states_the_top_answer_and_drops_a_summary_that_contradicts_it(domain, question):
+    def respond(request, index):
+        return "The answer is C." if "research overview" in request.prompt else "x"
+
+    graph, _ = graph_with(domain, respond)
+    hyps = {"a": hyp("a", "D", elo=1230.0), "b": hyp("b", "C", elo=1200.0), "n": hyp("n", elo=1300.0)}
+    hyps["n"]["answer"] = None
+    out = graph.nodes["final_report"].invoke({"goal": "g", "question": question_dict(question), "hypotheses": hyps})
+    lines = out["overview"].splitlines()
+    assert lines[2] == "Answer: D (top hypothesis a)"
+    assert [line.split()[1] for line in lines if line.startswith("- ")] == ["a", "b", "n"]
+    assert lines[-1] == "(the model's summary named answer C, not the top hypothesis's answer D; left out)"
+
+
+def test_final_report_keeps_a_summary_that_agrees(domain, question):
+    graph, _ = graph_with(domain, lambda r, i: "Jupiter is the largest, so the answer is D.")
+    out = graph.nodes["final_report"].invoke({"goal": "g", "question": question_dict(question),
+                                              "hypotheses": {"a": hyp("a", "D")}})
+    assert out["overview"].splitlines()[-1] == "Jupiter is the largest, so the answer is D."
+
+
+def test_a_continued_run_judges_stability_on_its_new_rounds_only():
+    from agents.policy import run_stats
+
+    cfg = AgentsConfig(top_k=1, stable_window=2, stable_tolerance=8)
+    history = [{"id": f"elo-{i}", "step": i, "ratings": {"a": 1230.0, "b": 1200.0}} for i in (2, 4, 6)]
+    state = {"step": 8, "hypotheses": {h: hyp(h) for h in "ab"}, "elo_history": history}
+    assert run_stats(state, cfg).stable is True
+    assert run_stats({**state, "history_from": 8}, cfg).stable is False
+    assert run_stats({**state, "history_from": 4}, cfg).stable is False  # two snapshots: one too few

@@ -45,3 +45,46 @@ def test_parse_list_and_yes_no():
     assert parse_yes_no("Yes, it holds.") is True
     assert parse_yes_no("No. The premise fails") is False
     assert parse_yes_no("Perhaps") is None
+
+
+ECHOED = '{"score": 1-5, "verdict": "sound" or "flawed", "comments": "the main weakness"}'
+
+
+def test_template_echo_names_the_copied_fragment_or_the_example():
+    from agents.parsing import template_echo
+
+    example = '{"score": 2, "comments": "Step 1 is wrong: ice is less dense than water."}'
+    assert template_echo(ECHOED) == "repeats the prompt's template (1-5)"
+    assert template_echo('{"better": 1 or 2, "reason": "x"}') == "repeats the prompt's template (1 or 2)"
+    assert template_echo('"sound" or "flawed"') == "repeats the prompt's template (\"sound\" or \"flawed\")"
+    assert template_echo("The answer is <letter>.") == "repeats the prompt's template (<letter>)"
+    # the example verbatim (whitespace and case aside), or one of its sentences under another score
+    assert template_echo(' {"SCORE": 2,\n "comments": "Step 1 is wrong: ice is less dense than water."} ',
+                         example) == "repeats the prompt's worked example"
+    assert template_echo('{"score": 5, "comments": "step 1 is wrong: ice is less dense than water."}',
+                         example) == "repeats the prompt's worked example"
+    assert template_echo('{"score": 2, "comments": "Step 2 skips option C."}', example) is None
+    assert template_echo('{"score": 4, "comments": "fine"}') is None
+
+
+def test_a_review_that_repeats_the_template_is_no_score():
+    from agents.prompts import EXAMPLE_REVIEW
+
+    # '{"score": 1-5' once read as score 1.0 from the "score ... 1" prose pattern
+    assert parse_review(ECHOED) is None
+    assert parse_review('{"score": ' + '1-5, "verdict": "sound" or "flawed"}') is None
+    assert parse_review(EXAMPLE_REVIEW) == {"score": 2.0, "verdict": "flawed", "comments": (
+        "Step 1 is wrong: ice is less dense than liquid water, and that is why it floats.")}  # well-formed...
+    assert parse_review(EXAMPLE_REVIEW, EXAMPLE_REVIEW) is None  # ...but a copy when it is the shown example
+    assert parse_review('{"score": 3, "verdict": "sound", "comments": "step 2 is thin"}', EXAMPLE_REVIEW) == {
+        "score": 3.0, "verdict": "sound", "comments": "step 2 is thin"}
+
+
+def test_a_choice_that_repeats_the_template_or_example_is_unreadable():
+    from agents.prompts import EXAMPLE_VERDICT
+
+    assert parse_choice('{"better": 1 or 2, "reason": "..."}') is None  # once read as "1"
+    assert parse_choice(EXAMPLE_VERDICT) == "2" and parse_choice(EXAMPLE_VERDICT, EXAMPLE_VERDICT) is None
+    assert parse_choice('{"better": 1, "reason": "it names the units"}', EXAMPLE_VERDICT) == "1"
+    assert parse_list('["ice is less dense than water", "denser things sink"]',
+                      example='["ice is less dense than water", "denser things sink"]') is None

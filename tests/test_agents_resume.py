@@ -83,3 +83,59 @@ def test_a_finished_run_is_not_run_again(tmp_path):
     generator = agents_generator()
     second = execute(folder, generator, batch_window=0.0)
     assert generator.stats.calls == 0 and summary(second) == summary(first)
+
+
+def test_a_run_folder_holds_its_inbox_from_the_start(tmp_path):
+    import sqlite3
+
+    from agents import inbox
+
+    folder = make_run(tmp_path, "fresh")
+    path = folder / inbox.INBOX_FILE
+    assert path.is_file() and inbox.read_since(path, 0) == []
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    finally:
+        conn.close()
+    assert "feedback" in tables
+
+
+def test_feedback_to_a_finished_run_steers_its_continuation(tmp_path):
+    from agents import inbox
+    from agents.nodes.metareview import leaderboard
+    from agents.report import status_line
+    from agents.run import extend, is_finished, load_meta, pending_feedback
+
+    folder = make_run(tmp_path, "continued")
+    first = execute(folder, agents_generator(), batch_window=0.0)
+    assert is_finished(first)
+    done = first["step"]  # supervisor decisions, the one to write the report included
+    last = leaderboard(first, 99)[-1]["id"]
+    assert leaderboard(first, 1)[0]["id"] != last
+    inbox.post(folder / inbox.INBOX_FILE, "pin", "", last)
+    assert pending_feedback(folder, first) == 1
+
+    meta = extend(folder, 2)
+    assert (meta["config"]["budget"], meta["continue_at"]) == (done + 2, done)
+    assert load_meta(folder)["extensions"] == [{"steps": 2, "budget": done + 2, "at_step": done}]
+    second = execute(folder, agents_generator(), batch_window=0.0)
+    assert is_finished(second) and second["step"] == done + 3
+    assert [a["step"] for a in second["actions"]] == list(range(done + 3))
+    assert second["actions"][-1]["action"] == "final" and second["actions"][done - 1]["action"] == "final"
+    # the pin was read at the first new step and leads the new report
+    assert second["feedback"][-1] == {"id": "fb-0001", "kind": "pin", "text": "", "target": last, "step": done}
+    assert second["hypotheses"][last]["pinned"] is True and leaderboard(second, 1)[0]["id"] == last
+    assert f"(top hypothesis {last})" in second["overview"] and pending_feedback(folder, second) == 0
+    assert status_line(second, done + 2).startswith(f"finished: step {done + 2}/{done + 2}")
+    # continued once: a plain resume now leaves it alone
+    generator = agents_generator()
+    assert summary(execute(folder, generator, batch_window=0.0)) == summary(second) and generator.stats.calls == 0
+
+
+def test_extend_gives_an_unfinished_run_more_budget(tmp_path):
+    from agents.run import extend
+
+    folder = make_run(tmp_path, "young")
+    meta = extend(folder, 3)
+    assert meta["config"]["budget"] == CONFIG.budget + 3 and "continue_at" not in meta

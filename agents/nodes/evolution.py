@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from agents import prompts
 from agents.nodes.generation import failure
-from agents.nodes.solve import solve
+from agents.nodes.solve import hypothesis_text, solve
 from agents.runtime import Runtime, question_of
 from agents.state import new_hypothesis
-from evolve.reasoner.steps import render_steps
 
 
 def make_evolve(rt: Runtime):
@@ -22,7 +21,7 @@ def make_evolve(rt: Runtime):
             solved = solve(rt, q, hid, payload.get("critique"), prompts.evolve_hint(strategy, texts))
             if solved is None:
                 return {"failures": [failure(hid, "evolve", "no step-format solution after one repair")]}
-            record = new_hypothesis(hid, f"{render_steps(solved.steps)}\nAnswer: {solved.answer}", steps=solved.steps,
+            record = new_hypothesis(hid, hypothesis_text(solved), steps=solved.steps,
                                     answer=solved.answer, origin=origin, parents=parent_ids, step=task["step"],
                                     strategy=strategy, tokens=solved.tokens)
             record["prm_scores"] = solved.scores

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from agents import prompts
-from agents.nodes.solve import solve
+from agents.nodes.solve import hypothesis_text, solve
 from agents.parsing import strip_think
 from agents.runtime import Runtime, question_of
 from agents.state import new_hypothesis
-from evolve.reasoner.steps import render_steps
 
 
 def failure(task_id: str, node: str, reason: str) -> dict:
@@ -42,7 +41,7 @@ def make_generate(rt: Runtime):
             solved = solve(rt, q, hid, payload.get("critique"), hint)
             if solved is None:
                 return {"failures": [failure(hid, "generate", "no step-format solution after one repair")]}
-            record = new_hypothesis(hid, f"{render_steps(solved.steps)}\nAnswer: {solved.answer}", steps=solved.steps,
+            record = new_hypothesis(hid, hypothesis_text(solved), steps=solved.steps,
                                     answer=solved.answer, step=step, tokens=solved.tokens,
                                     origin="seed" if idea else "generation")
             record["prm_scores"] = solved.scores

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from agents import prompts
-from agents.elo import combine_orders, update
+from agents.elo import combine_orders, update, verdict_reason
 from agents.parsing import parse_choice, strip_think
-from agents.runtime import Runtime, goal_text
+from agents.runtime import Runtime, goal_text, question_of
 from agents.state import active
 
 JUDGE_PREFIX = '{"better": '  # the reply starts here, so even a small model only has to pick a digit
@@ -25,28 +25,50 @@ def debate(rt: Runtime, goal: str, first: str, second: str, key: str) -> tuple[l
     return transcript, tokens
 
 
-def prm_outcome(a: dict, b: dict, margin: float) -> str | None:
+def prm_verdict(a: dict, b: dict, margin: float) -> tuple[str | None, str]:
     """The PRM as judge: the hypothesis whose weakest step scores higher wins; a gap under `margin`
-    is a draw. No text is shown to anyone, so there is no position to be biased toward. None when
-    either side has no step scores (open goals), so the model judges instead."""
-    if not a.get("prm_scores") or not b.get("prm_scores"):
-        return None
-    gap = min(a["prm_scores"]) - min(b["prm_scores"])
-    return "draw" if abs(gap) < margin else ("a" if gap > 0 else "b")
+    is a draw. No text is shown to anyone, so there is no position to be biased toward. The outcome is
+    None when a side has no step scores (no steps: an open goal or a user's hypothesis), and the
+    reason says which, so the model judges instead and the record says why."""
+    for h in (a, b):
+        if not h.get("prm_scores"):
+            return None, f"the PRM cannot judge: {h['id']} has {'no PRM step scores' if h.get('steps') else 'no steps'}"
+    low_a, low_b = min(a["prm_scores"]), min(b["prm_scores"])
+    gap = low_a - low_b
+    if abs(gap) < margin:
+        return "draw", f"weakest PRM steps {low_a:.3f} vs {low_b:.3f}: gap under the margin {margin:g}"
+    return ("a" if gap > 0 else "b"), f"weakest PRM steps {low_a:.3f} vs {low_b:.3f}"
+
+
+def score_unscored(rt: Runtime, state: dict) -> dict[str, dict]:
+    """PRM step scores for the active hypotheses that have steps but no scores yet (a greedy repair
+    or a resumed run leaves them unscored), in one scorer call: a hypothesis patch per id. Empty
+    without a PRM or on an open goal."""
+    q = question_of(state)
+    if rt.scorer is None or q is None:
+        return {}
+    todo = [h for h in active(state) if h.get("steps") and not h.get("prm_scores")]
+    if not todo:
+        return {}
+    scores = rt.scorer.score(rt.domain.format_question(q), [h["steps"] for h in todo])
+    return {h["id"]: {"prm_scores": [float(x) for x in s]} for h, s in zip(todo, scores)}
 
 
 def make_match(rt: Runtime):
     def match(payload: dict) -> dict:
         task = payload["task"]
         a, b, mid = task["a"], task["b"], task["id"]
-        if rt.config.judge == "prm" and rt.scorer is not None:
-            outcome = prm_outcome(a, b, rt.config.prm_margin)
+        fallback = None  # why the PRM did not judge a --judge prm match
+        if rt.config.judge == "prm":
+            outcome, why = prm_verdict(a, b, rt.config.prm_margin) if rt.scorer is not None \
+                else (None, "the PRM cannot judge: no PRM is loaded")
             if outcome is not None:
                 record = {"id": mid, "a": a["id"], "b": b["id"], "step": task["step"], "debate": False,
-                          "first": None, "second": None, "outcome": outcome, "judge": "prm",
+                          "first": None, "second": None, "outcome": outcome, "judge": "prm", "reason": why,
                           "rationale": (f"weakest PRM step {min(a['prm_scores']):.3f}",
                                         f"weakest PRM step {min(b['prm_scores']):.3f}")}
                 return {"matches": [record], "tokens": 0}
+            fallback = why
         goal = goal_text(rt, payload)
         critique = payload.get("critique")
         tokens = 0
@@ -57,15 +79,22 @@ def make_match(rt: Runtime):
                 transcript, used = debate(rt, goal, x["text"], y["text"], f"{mid}/{order}")
                 tokens += used
             items.append((prompts.judge(goal, x["text"], y["text"], critique, transcript), f"{mid}/{order}"))
-        first, second = rt.model.ask_many(items, parse_choice, max_tokens=rt.config.judge_tokens, repair=CHOICE_REPAIR,
-                                       prefix=JUDGE_PREFIX)
+        first, second = rt.model.ask_many(items, read_choice, max_tokens=rt.config.judge_tokens, repair=CHOICE_REPAIR,
+                                          prefix=JUDGE_PREFIX)
         tokens += first.tokens + second.tokens
+        reason = verdict_reason(first.value, second.value)
         record = {"id": mid, "a": a["id"], "b": b["id"], "step": task["step"], "debate": bool(task.get("debate")),
                   "first": first.value, "second": second.value, "outcome": combine_orders(first.value, second.value),
+                  "judge": "llm", "reason": f"{fallback}; the model judged: {reason}" if fallback else reason,
                   "rationale": (first.text[:300], second.text[:300])}
         return {"matches": [record], "tokens": tokens}
 
     return match
+
+
+def read_choice(text: str) -> str | None:
+    """The judge's pick, or None when unreadable or a copy of the prompt's worked example."""
+    return parse_choice(text, prompts.EXAMPLE_VERDICT)
 
 
 def make_elo():

@@ -7,6 +7,7 @@ import dataclasses
 from agents.runtime import Runtime
 from domains import Question
 from evolve.infer.base import Solution
+from evolve.reasoner.steps import render_steps
 
 
 def lessons(critique: str | None) -> str:
@@ -26,6 +27,12 @@ def solve(rt: Runtime, q: Question, key: str, critique: str | None, hint: str | 
         solution = rt.reasoner.solve([asked], "cot", **notes)[0]
         solution.tokens += spent
     return solution if _has_steps(solution) else None
+
+
+def hypothesis_text(solution: Solution) -> str:
+    """A solution as a hypothesis's text. No readable answer is said in words: "Answer: None" would
+    read to a judge or reviewer like an answer."""
+    return f"{render_steps(solution.steps)}\nAnswer: {solution.answer or '(no readable answer)'}"
 
 
 def _has_steps(solution: Solution) -> bool:

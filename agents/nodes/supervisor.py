@@ -8,11 +8,12 @@ from langgraph.types import Send
 from agents import inbox, prompts
 from agents.elo import top_k
 from agents.nodes.metareview import leaderboard
+from agents.nodes.ranking import score_unscored
 from agents.pairing import choose_pairs
 from agents.parsing import parse_json
 from agents.policy import clean_plan, decide, default_plan, run_stats
 from agents.runtime import Runtime
-from agents.state import active, new_hypothesis
+from agents.state import active, merge_records, new_hypothesis
 
 EVOLVE_ORDER = ("grounding", "combination", "simplification", "out-of-box")
 
@@ -63,7 +64,7 @@ def apply_inbox(rt: Runtime, state: dict) -> dict:
 
 
 def _merged(state: dict, patch: dict) -> dict:
-    from agents.state import append_unique, merge_records
+    from agents.state import append_unique
 
     view = dict(state)
     view["hypotheses"] = merge_records(state.get("hypotheses"), patch.get("hypotheses"))
@@ -129,6 +130,13 @@ def make_supervisor(rt: Runtime):
             out.update(steer)
         view = _merged(state, out)
         action, reason = decide(run_stats(view, rt.config), rt.config)
+        if action == "rank":
+            # Every hypothesis with steps gets its PRM scores before it plays, so a PRM judge never
+            # falls back for want of scores it could have had (a greedy repair leaves none).
+            scored = score_unscored(rt, view)
+            if scored:
+                out["hypotheses"] = merge_records(out.get("hypotheses"), scored)
+                view = _merged(state, out)
         tasks = build_tasks(rt, view, action) if action != "final" else []
         step = state.get("step", 0)
         out.update(step=step + 1, next_action=action, tasks=tasks, stop_reason=reason if action == "final" else "",

@@ -40,7 +40,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 def _register() -> None:
     # Imported here so `import evolve.cli` stays cheap until a command actually runs.
-    from evolve.cli import demo_cmd, domains_cmd, eval_cmd, prm_cmd, run_cmd, search_cmd, solve_cmd, tree_cmd
+    from evolve.cli import demo_cmd, domains_cmd, eval_cmd, prm_cmd, run_cmd, search_cmd, serve_cmd, solve_cmd, tree_cmd
 
     app.add_typer(domains_cmd.app, name="domains", help="List, inspect, check and add task domains.")
     app.add_typer(prm_cmd.app, name="prm", help="Check a trained PRM against the true step labels.")
@@ -54,6 +54,10 @@ def _register() -> None:
     )
     app.command("solve", help="Answer one question with an inference mode; prints steps and scores.")(solve_cmd.solve_command)
     app.command("eval", help="Accuracy (95% Wilson CI), tokens and time of inference modes on a split.")(eval_cmd.eval_command)
+    app.command("serve", help="An OpenAI-compatible API (with the web chat at /) on a run's policy and PRM.")(
+        serve_cmd.serve
+    )
+    app.command("chat", help="Chat with a reasoner in the browser, or in this terminal with --terminal.")(serve_cmd.chat)
     _register_plugins()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -13,21 +12,16 @@ from rich.markup import escape
 from evolve.cli.common import CONFIG, MODEL, POLICY, PRM, SEED, SET, THREADS, config_from, modes_flag, parse_modes
 from evolve.errors import ConfigError
 
-_LETTERED = re.compile(r"^\s*\(?([A-Za-z])\s*[\).:]\s*(.+)$", re.S)
-
 
 def parse_options(text: str) -> dict[str, str]:
-    """`"A) red|B) blue"` -> {"A": "red", "B": "blue"}; unlettered parts are lettered A, B, ... in order."""
-    parts = [p.strip() for p in text.split("|") if p.strip()]
-    if len(parts) < 2:
+    """`--options "A) red|B) blue"` (see `domains.pasted.parse_options`), or a one-line error."""
+    from domains.pasted import parse_options as parse
+
+    options = parse(text)
+    if options is None:
         raise ConfigError("a multiple-choice question needs at least two options", where="--options",
                           fix='write e.g. --options "A) red|B) blue"')
-    matches = [_LETTERED.match(p) for p in parts]
-    if all(matches):
-        options = {m.group(1).upper(): m.group(2).strip() for m in matches}  # type: ignore[union-attr]
-        if len(options) == len(parts):
-            return options
-    return {chr(ord("A") + i): p for i, p in enumerate(parts)}
+    return options
 
 
 def _mode_help() -> str:

@@ -127,6 +127,7 @@ class Sampling:
     temperature: float
     top_p: float
     stop_at_answer: bool = True
+    stop: tuple[str, ...] = ()  # a caller's own stop strings, on top of the step format's
 
     @classmethod
     def of_search(cls, config: Any) -> Sampling:
@@ -138,12 +139,12 @@ class Sampling:
     def of_eval(cls, config: Any) -> Sampling:
         """From an `EvalConfig`: a whole solution (or a rollout) has `max_tokens`, a step `step_tokens`."""
         return cls(config.step_tokens, config.max_tokens, config.max_tokens, config.temperature, config.top_p,
-                   config.stop_at_answer)
+                   config.stop_at_answer, tuple(config.stop))
 
     def request(self, prompt: str, item: Generate) -> GenerationRequest:
         budget = {"step": self.step_tokens, "finish": self.finish_tokens, "rollout": self.rollout_tokens}[item.kind]
         return GenerationRequest(
             prompt=prompt, n=item.n, max_new_tokens=budget, temperature=0.0 if item.greedy else self.temperature,
-            top_p=self.top_p, stop=STEP_STOP if item.kind == "step" else (), seed=item.seed,
+            top_p=self.top_p, stop=(STEP_STOP if item.kind == "step" else ()) + self.stop, seed=item.seed,
             stop_rule=answer_end if self.stop_at_answer else None,
         )
