@@ -109,6 +109,10 @@ class ColdStartConfig(_Section):
     size: int = Field(200, ge=1, description="cold-start examples (at most the questions there are)")
 
 
+# The GRPO rewards (`evolve.train.rewards.REWARDS` says what each scores).
+RewardName = Literal["verifier", "format", "prm"]
+
+
 class PolicyConfig(_TrainingSection):
     """LoRA SFT of the policy on the correct (pos) trajectories."""
 
@@ -119,6 +123,29 @@ class PolicyConfig(_TrainingSection):
         True, description="each round fine-tunes the starting point, the base model or the cold-start policy (MedS3); "
                           "false continues from the last round's policy")
     merge: bool = Field(False, description="also write the adapter merged into a full model folder")
+    method: Literal["sft", "grpo"] = Field(
+        "sft", description="sft: MedS3 (MCTS, SFT on correct trajectories, PRM); grpo: DeepSeek-R1 (TRL's GRPOTrainer "
+                           "with rule-based rewards; no search, no PRM training)")
+    grpo: dict[str, Any] = Field(
+        default_factory=dict, description="passed to trl.GRPOConfig (num_generations, max_completion_length, beta, "
+        "temperature, max_steps, ...); unknown keys are errors. learning_rate, epochs, batch_size, grad_accum, "
+        "checkpoint_every and seed come from this section")
+    rewards: dict[RewardName, float] = Field(
+        default_factory=lambda: {"verifier": 1.0, "format": 0.2, "prm": 0.0},
+        description="GRPO reward weights by name: verifier, format, prm (the PRM-shaped reward is off at 0)")
+    prm_reward: Literal["mean", "min"] = Field("mean", description="the PRM reward: mean or min step score")
+    token_budget: int | None = Field(
+        None, ge=1, description="grpo: stop once the completions total this many generated tokens (to match a MedS3 "
+                                "round's search tokens); the step that crosses it is the last")
+    reward_prm: str | None = Field(
+        None, description="PRM folder for the PRM reward (a MedS3 round's round-N/prm/prm); grpo rounds also "
+                          "evaluate their PRM modes with it")
+
+    @field_validator("rewards", mode="before")
+    @classmethod
+    def _over_reward_defaults(cls, value: Any) -> Any:
+        # `--set policy.rewards.prm=0.5` adds the PRM reward; it does not drop the verifier and format ones
+        return {"verifier": 1.0, "format": 0.2, "prm": 0.0, **value} if isinstance(value, dict) else value
 
 
 class PRMConfig(_TrainingSection):

@@ -22,6 +22,7 @@ from evolve.rounds.stages import (
     cold_start_stage,
     eval_modes,
     eval_stage,
+    grpo_stage,
     harvest_stage,
     policy_stage,
     prm_stage,
@@ -29,6 +30,7 @@ from evolve.rounds.stages import (
 )
 
 ROUND_STAGES = ("search", "harvest", "policy", "prm", "eval", "report")
+GRPO_STAGES = ("policy", "eval", "report")  # policy.method=grpo: no search, harvest or PRM training
 # What `redo_eval` runs again: evaluation never changes what later rounds train on, so it alone can be
 # redone in place (more questions, other modes) without invalidating the rounds after it.
 REDO_EVAL = ("eval", "report")
@@ -68,7 +70,21 @@ def check_budget_for_backend(config: Config, generator) -> None:
 def check_plan(config: Config) -> None:
     """Refuse up front what would only fail hours later."""
     wanted = PRM_MODES.intersection(config.eval.modes)
-    if wanted and not config.prm.enabled:
+    if config.policy.method == "grpo":
+        from importlib.util import find_spec
+
+        from evolve.errors import MissingExtraError
+
+        if find_spec("trl") is None:
+            raise MissingExtraError("policy.method=grpo needs TRL", where="policy.method",
+                                    fix="install the grpo extra: pip install 'evolve-reasoner[grpo]'")
+        from evolve.train.grpo import check_grpo
+
+        check_grpo(config.policy, load_domain(config.data.domain))
+        if wanted and not config.policy.reward_prm:
+            raise ConfigError(f"eval.modes {sorted(wanted)} need a PRM, and a grpo round trains none",
+                              where="eval.modes", fix="set policy.reward_prm to a PRM folder, or keep to cot and sc")
+    elif wanted and not config.prm.enabled:
         raise ConfigError(f"eval.modes {sorted(wanted)} need a PRM but prm.enabled is false", where="eval.modes",
                           fix="set prm.enabled=true or keep to cot and sc")
     if config.model.lora:
@@ -146,6 +162,8 @@ def _cold_start(ctx: RoundContext, manifest: Manifest, digest: str) -> None:
 def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:
     manifest = Manifest.open(ctx.round_dir(index), index, digest)
     models = manifest.data["models"]
+    if ctx.config.policy.method == "grpo":
+        return _grpo_round(ctx, manifest, index, digest)
     stages = {
         "search": lambda: search_stage(ctx, index),
         "harvest": lambda: harvest_stage(ctx, index),
@@ -156,6 +174,20 @@ def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:
         "report": lambda: _report(ctx),
     }
     for stage in ROUND_STAGES:
+        _stage(ctx, manifest, stage, digest, stages[stage])
+    return manifest
+
+
+def _grpo_round(ctx: RoundContext, manifest: Manifest, index: int, digest: str) -> Manifest:
+    """A DeepSeek-R1 round: GRPO, then the same evaluation and report as a MedS3 round."""
+    models = manifest.data["models"]
+    stages = {
+        "policy": lambda: grpo_stage(ctx, index),
+        "eval": lambda: eval_stage(ctx, index, policy=models.get("policy"), prm=models.get("prm"),
+                                   modes=eval_modes(ctx.config, with_prm=models.get("prm") is not None)),
+        "report": lambda: _report(ctx),
+    }
+    for stage in GRPO_STAGES:
         _stage(ctx, manifest, stage, digest, stages[stage])
     return manifest
 

@@ -144,6 +144,33 @@ def policy_stage(ctx: RoundContext, index: int) -> dict:
     }
 
 
+def grpo_stage(ctx: RoundContext, index: int) -> dict:
+    """DeepSeek-R1's policy step: GRPO on the domain's search questions with rule-based rewards (and the
+    named PRM as a shaped reward when its weight is not 0). No search, no harvest, no PRM training."""
+    from evolve.train.grpo import train_grpo
+
+    cfg = ctx.config
+    start = ctx.start_policy
+    init = ctx.path(start) if cfg.policy.from_base else ctx.path(ctx.previous.get("policy") or start)
+    questions = ctx.domain.load_split(cfg.data.split, limit=cfg.search.limit)
+    scorer = build_scorer(cfg.policy.reward_prm, cfg) if cfg.policy.rewards.get("prm") else None
+    result = train_grpo(questions, ctx.domain, base_dir=base_folder(cfg.model.spec),
+                        out_dir=ctx.round_dir(index) / "policy", config=cfg.policy, init_adapter=init, scorer=scorer,
+                        threads=cfg.model.threads, events=ctx.events)
+    last = result.log[-1] if result.log else {}
+    return {
+        "models": {"policy": ctx.relative(result.adapter_dir), "policy_init": ctx.previous.get("policy") if init else None,
+                   # a PRM from elsewhere, by absolute path (eval's PRM modes use it)
+                   "prm": str(Path(cfg.policy.reward_prm).resolve()) if cfg.policy.reward_prm else None},
+        "data": {"grpo_questions": len(questions), "generated_tokens": result.generated_tokens},
+        "metrics": {"policy": {"method": "grpo", "steps": result.steps,
+                               "reward_weights": {k: v for k, v in cfg.policy.rewards.items() if v},
+                               "generated_tokens": result.generated_tokens,
+                               "last_reward": last.get("reward"),
+                               "last_completion_length": last.get("completions/mean_length")}},
+    }
+
+
 def prm_stage(ctx: RoundContext, index: int) -> dict:
     cfg = ctx.config
     if not cfg.prm.enabled:

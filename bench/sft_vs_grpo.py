@@ -1,0 +1,204 @@
+"""MedS3 against DeepSeek-R1 on the same generated domain, model, held-out sets and generated-token
+budget (not CI).
+
+    .venv/bin/python bench/sft_vs_grpo.py --meds3 runs/learning/base --out runs/sft-vs-grpo \\
+        [--arms grpo,grpo-prm] [--rounds 1]
+
+Arms:
+- `meds3`: MCTS, SFT and the PRM. This is the learning benchmark's base arm (bench/learning.py), read
+  from `--meds3`, not re-run.
+- `grpo`: GRPO (TRL) with the verifier and format rewards.
+- `grpo-prm`: the same, plus the PRM-shaped reward (the MedS3 arm's PRM of the same round).
+
+All arms start from the base model (R1-Zero-like). Each GRPO round stops once its completions total
+the generated tokens of the MedS3 round's search and rollouts (`policy.token_budget`). Every arm is
+evaluated on the same 200 test additions (CoT, SC@8, and P-VS@8 where a PRM exists, plus pass@8) and on
+the harder three-term level. Each is compared with the MedS3 arm question by question: a paired
+bootstrap interval and an exact McNemar test. Results: OUT/sft_vs_grpo.json, .md and .png (accuracy
+against generated tokens).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from learning import HARD_DOMAIN, ensure_arith_domains, manifest, per_question  # noqa: E402
+
+GRPO_SETTINGS = ["policy.method=grpo", "policy.learning_rate=5e-5", "policy.epochs=1", "policy.batch_size=8",
+                 "policy.checkpoint_every=10", "policy.grpo.num_generations=4",
+                 "policy.grpo.max_completion_length=64", "policy.grpo.temperature=0.8", "policy.grpo.beta=0.0",
+                 "prm.enabled=false", "run.baseline=false"]
+
+
+def arm_settings(arm: str, meds3: Path, index: int) -> list[str]:
+    budget = manifest(meds3, index)["data"]["search_tokens"]
+    settings = [*GRPO_SETTINGS, f"policy.token_budget={budget}"]
+    if arm == "grpo-prm":
+        prm = meds3 / manifest(meds3, index)["models"]["prm"]
+        settings += ["policy.rewards.prm=0.5", f"policy.reward_prm={prm}"]
+    else:
+        settings += ["eval.modes=[cot, sc]"]
+    return settings
+
+
+def hard_eval(config, arm_dir: Path, index: int, events) -> None:
+    from domains import load_domain
+    from evolve.api import Reasoner, build_generator, build_scorer
+    from evolve.eval.evaluate import evaluate
+
+    round_dir = arm_dir / f"round-{index}"
+    if (round_dir / "eval-hard" / "eval.json").exists():
+        return
+    models = manifest(arm_dir, index)["models"]
+    policy = str(arm_dir / models["policy"])
+    scorer = build_scorer(models["prm"], config) if models.get("prm") else None
+    reasoner = Reasoner(config, load_domain(config.data.domain), lambda: build_generator(config.model, policy), scorer)
+    modes = [m for m in config.eval.modes if scorer is not None or m in ("cot", "sc")]
+    evaluate(load_domain(HARD_DOMAIN).load_split("test"), reasoner, modes=modes, out_dir=round_dir / "eval-hard",
+             label=f"round {index}, harder level", events=events, split=f"{HARD_DOMAIN}:test")
+
+
+def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dict]:
+    """Per level, round, arm and mode: accuracy, its interval, and the paired difference to MedS3's same mode."""
+    from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
+
+    rows = []
+    for level, folder in (("train", "eval"), ("hard", "eval-hard")):
+        for index in range(1, rounds + 1):
+            ref_path = meds3 / f"round-{index}" / folder / "questions.jsonl"
+            if not ref_path.exists():
+                continue
+            reference = per_question(ref_path)
+            for arm, arm_dir in {"meds3": meds3, **arms}.items():
+                path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
+                if not path.exists():
+                    continue
+                records = per_question(path)
+                ids = sorted(records)
+                modes = list(records[ids[0]]["modes"])
+                columns = {m: [bool(records[i]["modes"][m]["correct"]) for i in ids] for m in modes}
+                shared = next((m for m in ("sc", "pvs") if m in modes), None)
+                if shared:
+                    columns[f"pass@{n}"] = [any(c["correct"] for c in records[i]["modes"][shared]["candidates"])
+                                            for i in ids]
+                data = manifest(arm_dir, index)
+                tokens = sum(manifest(arm_dir, i)["data"].get("search_tokens") or
+                             manifest(arm_dir, i)["data"].get("generated_tokens") or 0
+                             for i in range(1, index + 1))  # cumulative over the rounds so far
+                seconds = sum(v for k, v in data["timings"].items() if k in ("search", "policy", "prm", "harvest"))
+                for mode, correct in columns.items():
+                    ref_mode = mode if (mode in reference[ids[0]]["modes"] or mode.startswith("pass@")) else None
+                    if ref_mode and ref_mode.startswith("pass@"):
+                        ref = [any(c["correct"] for c in reference[i]["modes"]["sc"]["candidates"]) for i in ids]
+                    elif ref_mode:
+                        ref = [bool(reference[i]["modes"][mode]["correct"]) for i in ids]
+                    else:
+                        ref = None
+                    k = sum(correct)
+                    low, high = wilson_interval(k, len(ids))
+                    row = {"level": level, "round": index, "arm": arm, "mode": mode, "correct": k, "n": len(ids),
+                           "accuracy": k / len(ids), "low": low, "high": high, "generated_tokens": tokens,
+                           "training_seconds": round(seconds, 1)}
+                    if mode in records[ids[0]]["modes"]:
+                        lengths = [records[i]["modes"][mode].get("tokens") for i in ids]
+                        lengths = [t for t in lengths if t is not None]
+                        row["mean_tokens"] = sum(lengths) / len(lengths) if lengths else None
+                    if ref is not None and arm != "meds3":
+                        diff, dlow, dhigh = paired_bootstrap_diff(correct, ref, 10_000, seed=0)
+                        row.update(diff_vs_meds3=diff, diff_low=dlow, diff_high=dhigh,
+                                   mcnemar_p=mcnemar(sum(r and not c for c, r in zip(correct, ref)),
+                                                     sum(c and not r for c, r in zip(correct, ref))))
+                    rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict], base: dict) -> str:
+    lines = ["| level | round | arm | mode | accuracy [95% CI] | vs MedS3 same mode [95% CI], McNemar p | "
+             "mean tokens per answer | generated tokens (training) | training s |", "|---|---|---|---|---|---|---|---|---|"]
+    for level, cot in base.items():
+        lines.append(f"| {level} | 0 | base | cot | {100 * cot:.1f} | | | | |")
+    for r in rows:
+        vs = (f"{100 * r['diff_vs_meds3']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}], "
+              f"p={r['mcnemar_p']:.3g}" if "diff_vs_meds3" in r else "")
+        mean = f"{r['mean_tokens']:.1f}" if r.get("mean_tokens") is not None else ""
+        lines.append(f"| {r['level']} | {r['round']} | {r['arm']} | {r['mode']} | {100 * r['accuracy']:.1f} "
+                     f"[{100 * r['low']:.1f}, {100 * r['high']:.1f}] | {vs} | {mean} | {r['generated_tokens']} | "
+                     f"{r['training_seconds']} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], base: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    colours = {"meds3": "#1565c0", "grpo": "#c62828", "grpo-prm": "#2e7d32"}
+    for ax, level in zip(axes, ("train", "hard")):
+        for arm, colour in colours.items():
+            for mode, marker in (("cot", "o"), ("sc", "s"), ("pvs", "^")):
+                points = sorted((r["generated_tokens"], r["accuracy"], r["low"], r["high"]) for r in rows
+                                if r["level"] == level and r["arm"] == arm and r["mode"] == mode)
+                if not points:
+                    continue
+                xs = [0] + [p[0] for p in points]
+                ys = [base.get(level, 0.0)] + [p[1] for p in points]
+                ax.plot(xs, [100 * y for y in ys], marker=marker, color=colour, label=f"{arm} {mode}",
+                        ls="-" if mode == "cot" else "--")
+        ax.set(title=f"{'2 terms (trained level)' if level == 'train' else '3 terms (harder level)'}",
+               xlabel="generated tokens spent on training data, cumulative (search or GRPO groups)", ylabel="accuracy %")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle("MedS3 (MCTS + SFT + PRM) vs GRPO at equal generated tokens; x=0 is the base model's CoT")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--meds3", type=Path, default=ROOT / "runs" / "learning" / "base")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "sft-vs-grpo")
+    parser.add_argument("--arms", default="grpo,grpo-prm")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "learning-cpu.yaml")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+
+    from evolve.cli.render import progress_sink
+    from evolve.config import load_config
+    from evolve.rounds.runner import run_rounds
+
+    ensure_arith_domains(300)
+    arms = {arm: args.out / arm for arm in args.arms.split(",") if arm}
+    with progress_sink(args.quiet) as events:
+        for arm, arm_dir in arms.items():
+            for done in range(1, args.rounds + 1):
+                config = load_config(args.config, [*arm_settings(arm, args.meds3, done), f"run.rounds={done}"])
+                run_rounds(config, arm_dir, events=events)
+                hard_eval(config, arm_dir, done, events)
+    base = {}
+    for level, folder in (("train", "eval"), ("hard", "eval-hard")):
+        path = args.meds3 / "round-0" / folder / "questions.jsonl"
+        if path.exists():
+            records = per_question(path)
+            base[level] = sum(bool(r["modes"]["cot"]["correct"]) for r in records.values()) / len(records)
+    rows = compare(args.meds3, arms, args.rounds, 8)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sft_vs_grpo.json").write_text(json.dumps({"base_cot": base, "rows": rows}, indent=2))
+    text = markdown(rows, base)
+    (args.out / "sft_vs_grpo.md").write_text(text + "\n")
+    plot(rows, base, args.out / "sft_vs_grpo.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
