@@ -160,34 +160,21 @@ def _cold_start(ctx: RoundContext, manifest: Manifest, digest: str) -> None:
 
 
 def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:
+    """MedS3's six stages, or a DeepSeek-R1 round (policy.method=grpo): GRPO, then the same evaluation
+    and report."""
     manifest = Manifest.open(ctx.round_dir(index), index, digest)
     models = manifest.data["models"]
-    if ctx.config.policy.method == "grpo":
-        return _grpo_round(ctx, manifest, index, digest)
+    grpo = ctx.config.policy.method == "grpo"
     stages = {
         "search": lambda: search_stage(ctx, index),
         "harvest": lambda: harvest_stage(ctx, index),
-        "policy": lambda: policy_stage(ctx, index),
+        "policy": lambda: grpo_stage(ctx, index) if grpo else policy_stage(ctx, index),
         "prm": lambda: prm_stage(ctx, index),
         "eval": lambda: eval_stage(ctx, index, policy=models.get("policy"), prm=models.get("prm"),
                                    modes=eval_modes(ctx.config, with_prm=models.get("prm") is not None)),
         "report": lambda: _report(ctx),
     }
-    for stage in ROUND_STAGES:
-        _stage(ctx, manifest, stage, digest, stages[stage])
-    return manifest
-
-
-def _grpo_round(ctx: RoundContext, manifest: Manifest, index: int, digest: str) -> Manifest:
-    """A DeepSeek-R1 round: GRPO, then the same evaluation and report as a MedS3 round."""
-    models = manifest.data["models"]
-    stages = {
-        "policy": lambda: grpo_stage(ctx, index),
-        "eval": lambda: eval_stage(ctx, index, policy=models.get("policy"), prm=models.get("prm"),
-                                   modes=eval_modes(ctx.config, with_prm=models.get("prm") is not None)),
-        "report": lambda: _report(ctx),
-    }
-    for stage in GRPO_STAGES:
+    for stage in GRPO_STAGES if grpo else ROUND_STAGES:
         _stage(ctx, manifest, stage, digest, stages[stage])
     return manifest
 
