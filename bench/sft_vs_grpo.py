@@ -37,8 +37,9 @@ GRPO_SETTINGS = ["policy.method=grpo", "policy.learning_rate=5e-5", "policy.epoc
                  "prm.enabled=false", "run.baseline=false"]
 
 
-def arm_settings(arm: str, meds3: Path, index: int) -> list[str]:
-    budget = manifest(meds3, index)["data"]["search_tokens"]
+def arm_settings(arm: str, meds3: Path, index: int, budget: int | None = None) -> list[str]:
+    """`budget`: generated tokens for the GRPO round (default: the MedS3 round's search tokens)."""
+    budget = budget or manifest(meds3, index)["data"]["search_tokens"]
     settings = [*GRPO_SETTINGS, f"policy.token_budget={budget}"]
     if arm == "grpo-prm":
         prm = meds3 / manifest(meds3, index)["models"]["prm"]
@@ -171,6 +172,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "learning-cpu.yaml")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--token-budget", type=int, default=None,
+                        help="GRPO generated tokens per round, when the matched budget does not fit the time")
+    parser.add_argument("--force", action="store_true", help="accept a changed config (e.g. --token-budget)")
     args = parser.parse_args()
 
     from evolve.cli.render import progress_sink
@@ -182,8 +186,9 @@ def main() -> None:
     with progress_sink(args.quiet) as events:
         for arm, arm_dir in arms.items():
             for done in range(1, args.rounds + 1):
-                config = load_config(args.config, [*arm_settings(arm, args.meds3, done), f"run.rounds={done}"])
-                run_rounds(config, arm_dir, events=events)
+                config = load_config(args.config, [*arm_settings(arm, args.meds3, done, args.token_budget),
+                                                   f"run.rounds={done}"])
+                run_rounds(config, arm_dir, events=events, force=args.force)
                 hard_eval(config, arm_dir, done, events)
     base = {}
     for level, folder in (("train", "eval"), ("hard", "eval-hard")):

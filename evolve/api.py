@@ -124,13 +124,6 @@ class Reasoner:
         twin._generator = self._generator if isinstance(self._generator, Generator) else self.generator
         return twin
 
-    def with_domain(self, domain: Domain) -> Reasoner:
-        """The same models on another domain (its prompts, answer format and verifier)."""
-        config = self.config.model_copy(deep=True)
-        config.data.domain = domain.name
-        return Reasoner(config, domain, self._generator if isinstance(self._generator, Generator) else self.generator,
-                        self.scorer)
-
     def prompt_tokens(self, question: Question, **notes: Any) -> int:
         """Tokens of the prompt that opens `question` (whitespace words where the backend has no tokenizer)."""
         text = self.prompt(question, **notes).prompt([])

@@ -58,7 +58,9 @@ class Host:
             try:
                 self.context, self.models = self._load()
             except Exception as err:  # shown by /health and every request, instead of a dead server
-                self.error = f"{type(err).__name__}: {err}"
+                from evolve.errors import UserFacingError
+
+                self.error = err.one_line() if isinstance(err, UserFacingError) else f"{type(err).__name__}: {err}"
                 log.error("loading failed: %s", self.error)
             finally:
                 self.ready.set()
@@ -72,13 +74,6 @@ class Host:
         host.context, host.models = context, models
         host.ready.set()
         return host
-
-    def wait(self, timeout: float | None = None) -> dict[str, ServedModel]:
-        """The models once loaded (raises what loading raised, as a one-line message)."""
-        self.ready.wait(timeout)
-        if self.error is not None or self.models is None:
-            raise RuntimeError(self.error or "the models are still loading")
-        return self.models
 
 
 class APIError(Exception):
