@@ -94,6 +94,9 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
                              manifest(arm_dir, i)["data"].get("generated_tokens") or 0
                              for i in range(1, index + 1))  # cumulative over the rounds so far
                 seconds = sum(v for k, v in data["timings"].items() if k in ("search", "policy", "prm", "harvest"))
+                log = arm_dir / f"round-{index}" / "policy" / "grpo_log.jsonl"
+                if log.exists():  # a resumed GRPO stage's timing holds only its last part; TRL times every step
+                    seconds = sum(json.loads(line).get("step_time", 0.0) for line in log.read_text().splitlines())
                 for mode, correct in columns.items():
                     ref_mode = mode if (mode in reference[ids[0]]["modes"] or mode.startswith("pass@")) else None
                     if ref_mode and ref_mode.startswith("pass@"):
@@ -155,10 +158,11 @@ def plot(rows: list[dict], base: dict, path: Path) -> None:
                 ax.plot(xs, [100 * y for y in ys], marker=marker, color=colour, label=f"{arm} {mode}",
                         ls="-" if mode == "cot" else "--")
         ax.set(title=f"{'2 terms (trained level)' if level == 'train' else '3 terms (harder level)'}",
-               xlabel="generated tokens spent on training data, cumulative (search or GRPO groups)", ylabel="accuracy %")
+               xlabel="training-data tokens generated (cumulative)", ylabel="accuracy %")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle("MedS3 (MCTS + SFT + PRM) vs GRPO at equal generated tokens; x=0 is the base model's CoT")
+    fig.suptitle("MedS3 (MCTS + SFT + PRM) vs GRPO: accuracy against the tokens generated for training "
+                 "(search and rollouts, or GRPO groups); x=0 is the base model's CoT", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
