@@ -59,13 +59,9 @@ def one_request(base: str, model: str, question: str, max_tokens: int) -> dict:
     return {"seconds": time.perf_counter() - started, "first_step": first, "tokens": tokens}
 
 
-def percentile(values, q):
-    from evolve.serve.metrics import percentile as p
-
-    return p(values, q)
-
-
 def load(base: str, model: str, questions: list[str], clients: int, per_client: int, max_tokens: int) -> dict:
+    from evolve.serve.metrics import percentile
+
     results: list[dict] = []
     lock = threading.Lock()
 

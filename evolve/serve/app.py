@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -169,9 +170,7 @@ def create_app(host: Host, config: ServeConfig, *, api_key: str | None = None) -
         except Busy as err:
             metrics.record(429, 0.0)
             raise APIError(429, str(err), "rate_limit_error", "queue_full") from None
-        chats = [chat if i == 0 or chat.seed is None else _reseeded(chat, chat.seed + i) for i in range(req.n)]
-        if req.n > 1 and chat.seed is None:
-            chats = [_reseeded(chat, i) for i in range(req.n)]
+        chats = [chat] if req.n == 1 else [replace(chat, seed=(chat.seed or 0) + i) for i in range(req.n)]  # one seed per choice
         streams = [engine.events(model, c, t) for c, t in zip(chats, tickets)]
         cid, created = completion_id(), now()
         if req.stream:
@@ -191,12 +190,6 @@ def _key_ok(request: Request, api_key: str) -> bool:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _reseeded(chat, seed: int):
-    from dataclasses import replace
-
-    return replace(chat, seed=seed)
 
 
 def _lookup(table: dict[str, ServedModel], model_id: str) -> ServedModel:
