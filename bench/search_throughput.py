@@ -28,9 +28,9 @@ def search(reasoner, questions, *, trees_in_flight: int, merge: bool) -> dict:
     nodes = 0
     generator = reasoner.generator
 
-    def done(job):
+    def done(finished):
         nonlocal nodes
-        nodes += len(job.context.tree.nodes)
+        nodes += len(finished.tree.nodes)
 
     tokens_before, calls_before = generator.stats.generated_tokens, generator.stats.calls
     started = time.perf_counter()

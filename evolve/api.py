@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from evolve.reasoner.driver import Driver, Job, Tick
 from evolve.reasoner.steps import Sampling, StepPrompt
 from evolve.reasoner.work import Continuation, Generate, Score
 from evolve.search.mcts import MCTS
+from evolve.search.tree import FinishedTree
 
 
 def build_generator(model: ModelConfig, lora: str | None = None) -> Generator:
@@ -38,8 +40,12 @@ def build_generator(model: ModelConfig, lora: str | None = None) -> Generator:
     if adapter is not None and not Path(adapter).exists():
         raise ModelSpecError(f"policy adapter folder '{adapter}' does not exist", where=str(adapter),
                              fix="pass the adapter folder a policy training wrote (runs/NAME/round-N/policy/adapter)")
+    sharded = {"tensor_parallel_size": model.tensor_parallel} if model.tensor_parallel > 1 else {}
+    if sharded and not model.spec.startswith("vllm:"):
+        raise ConfigError(f"model.tensor_parallel={model.tensor_parallel} shards a vLLM engine, and '{model.spec}' "
+                          "is not one", where="model.tensor_parallel", fix="set it to 1, or use a vllm:<model> spec")
     return load_generator(model.spec, threads=model.threads, dtype=model.dtype, max_batch_size=model.max_batch_size,
-                          openai_model=model.openai_model, lora=adapter)
+                          openai_model=model.openai_model, lora=adapter, **sharded)
 
 
 def base_folder(spec: str) -> str:
@@ -99,14 +105,23 @@ class Reasoner:
         self.domain = domain
         self._generator = generator
         self.scorer = scorer
+        # Set by `evolve.scale.reasoner_for`: an object whose `search` and `run_modes` deal the questions out to
+        # workers that load the models themselves; nothing then loads in this process.
+        self.workers: Any = None
 
     @classmethod
     def from_config(cls, config: Config, *, policy: str | None = None, prm: str | Path | None = None,
                     generator: Generator | None = None) -> Reasoner:
-        """The domain now (a bad name fails before any model loads), the PRM now, the generator on first use."""
+        """The domain now (a bad name fails before any model loads), the PRM now, the generator on first use.
+        (`evolve.scale.reasoner_for` builds one whose work runs on workers when the config asks for them.)"""
         domain = load_domain(config.data.domain)
         scorer = build_scorer(prm, config) if prm is not None else None
         return cls(config, domain, generator or (lambda: build_generator(config.model, policy)), scorer)
+
+    @property
+    def model_name(self) -> str:
+        """The policy's name in reports (the backend's, or the spec the workers load)."""
+        return self.config.model.spec if self.workers is not None else self.generator.name
 
     @property
     def generator(self) -> Generator:
@@ -143,7 +158,10 @@ class Reasoner:
 
     def check(self, modes: Sequence[str]) -> None:
         """Refuse before any work a mode that is unknown, needs a PRM that is missing, or asks the backend
-        for more samples than it allows."""
+        for more samples than it allows (on workers, each worker checks its own backend)."""
+        if self.workers is not None:
+            self.workers.check(modes)
+            return
         check_modes(modes, self.config.eval, self.generator, self.scorer)
 
     # -- answering ---------------------------------------------------------------------------------
@@ -152,6 +170,9 @@ class Reasoner:
                   system_note: str | None = None, user_note: str | None = None,
                   on_answers: Callable | None = None) -> dict[str, ModeRun]:
         """Every mode's solutions to `questions` (see `evolve.infer.solve.run_modes`)."""
+        if self.workers is not None:
+            return self.workers.run_modes(questions, modes, progress, system_note=system_note, user_note=user_note,
+                                          on_answers=on_answers)
         return run_modes(questions, self.domain, self.generator, modes, self.config.eval, self.scorer, progress,
                          lambda q: self.prompt(q, system_note=system_note, user_note=user_note), on_answers)
 
@@ -204,19 +225,26 @@ class Reasoner:
 
     # -- searching ---------------------------------------------------------------------------------
 
-    def search(self, questions: Sequence[Question], *, on_tree: Callable[[Job], None],
+    def search(self, questions: Iterable[Question], *, on_tree: Callable[[FinishedTree], None],
                on_tick: Callable[[Tick], None] | None = None, merge: bool = True,
-               in_flight: int | None = None) -> None:
-        """MedS3's data-synthesis MCTS over `questions`; `on_tree(job)` gets each finished tree
-        (`job.context.tree`), in the order trees finish."""
+               in_flight: int | None = None) -> Any:
+        """MedS3's data-synthesis MCTS over `questions`; `on_tree` gets each finished tree, in the order
+        trees finish. On workers, returns what they did (restarts, re-queued and failed questions)."""
         cfg = self.config.search
+        if self.workers is not None:
+            return self.workers.search(questions, on_tree, on_tick)
 
         def make_search(question: Question):
             mcts = MCTS(question.id, cfg)
             return mcts.run(), mcts
 
+        def on_done(job: Job) -> None:
+            on_tree(FinishedTree(job.question, job.context.tree, time.perf_counter() - job.started,
+                                 job.generated_tokens))
+
         Driver(self.generator, Sampling.of_search(cfg), in_flight=in_flight or cfg.trees_in_flight, merge=merge,
-               on_done=on_tree, on_tick=on_tick).run(questions, make_search, self.prompt)
+               on_done=on_done, on_tick=on_tick).run(questions, make_search, self.prompt)
+        return None
 
 
 __all__ = ["Cancelled", "Continuation", "Reasoner", "StreamEvent", "base_folder", "build_generator", "build_scorer"]

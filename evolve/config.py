@@ -33,6 +33,8 @@ class ModelConfig(_Section):
     max_batch_size: int = Field(32, ge=1, description="rows decoded together by the hf backend")
     openai_model: str | None = Field(None, description="model name sent to an openai: endpoint")
     lora: str | None = Field(None, description="a PEFT LoRA adapter folder applied on top of the model")
+    tensor_parallel: int = Field(1, ge=1, description="GPUs one vLLM engine shards the model over "
+                                 "(a Ray worker then takes that many)")
 
 
 class SearchConfig(_Section):
@@ -198,6 +200,21 @@ class RunConfig(_Section):
     baseline: bool = Field(True, description="also evaluate the base model (round 0), the reference for every round")
     baseline_modes: list[Literal["cot", "sc"]] = Field(
         ["cot", "sc"], min_length=1, description="modes of the round-0 evaluation (the base model has no PRM)")
+    workers: int | None = Field(None, ge=1, description="search and eval workers, each owning one backend (more than 1: "
+                         "on Ray, a local cluster unless ray_address is set; the `ray` extra). Default: 1, or with "
+                         "ray_address the cluster's GPUs (vLLM) or CPUs")
+    ray_address: str | None = Field(None, description="an existing Ray cluster to run the workers on (host:port, "
+                                    "ray://host:port, or auto for $RAY_ADDRESS); see run.workers")
+    worker_restarts: int = Field(3, ge=0, description="times Ray restarts a worker that died before it is given up")
+    question_attempts: int = Field(3, ge=1, description="workers a question may be lost with before it is "
+                                   "reported as failed and the run goes on without it")
+    train_processes: int = Field(1, ge=1, description="data-parallel processes for policy and PRM training "
+                                 "(more than 1: `evolve run` launches them with torchrun)")
+
+    @property
+    def on_workers(self) -> bool:
+        """Whether search and eval run on workers (Ray) rather than in this process."""
+        return (self.workers or 1) > 1 or self.ray_address is not None
 
 
 class ServeConfig(_Section):
@@ -276,7 +293,10 @@ class Config(_Section):
 
 # Keys that decide how much is done or how it is scheduled, never what a result is: a longer run may resume a
 # shorter one, and batched search equals one tree at a time (tests/test_driver.py).
-NOT_RESULTS = (("search", "limit"), ("search", "trees_in_flight"))
+NOT_RESULTS = (("search", "limit"), ("search", "trees_in_flight"),
+               # where the work runs: N workers give the trees of one (tests/test_scale_ray.py)
+               ("run", "workers"), ("run", "ray_address"), ("run", "worker_restarts"), ("run", "question_attempts"),
+               ("run", "train_processes"), ("model", "tensor_parallel"))
 
 
 def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:

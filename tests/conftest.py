@@ -7,10 +7,15 @@ of a real Hugging Face model folder in well under a second per use.
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
 import pytest
+
+# Ray's token authentication is for real clusters; the local clusters the tests start need none
+# (the variable also reaches the `evolve` subprocesses the tests run).
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 TINY_SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 

@@ -1,23 +1,12 @@
 """The one driver: batched multi-tree search gives exactly the trees of MedS3's one-at-a-time loop."""
 
-import hashlib
-
 from domains import load_domain
 from evolve.backends.scripted import ScriptedGenerator
+from evolve.backends.scripted import hashed_policy as pseudo_model
 from evolve.config import SearchConfig
 from evolve.reasoner.driver import Driver
 from evolve.reasoner.steps import Sampling, StepPrompt
 from evolve.search.mcts import MCTS
-
-
-def pseudo_model(request, index):
-    """A deterministic 'policy': its text depends only on the prompt, the seed and the sample index."""
-    h = int.from_bytes(hashlib.blake2b(f"{request.prompt}|{request.seed}|{index}".encode(), digest_size=4).digest(), "big")
-    if request.stop:  # a Reason step
-        if h % 7 == 0:
-            return f" The answer is {'ABCDE'[h % 5]}.\nStep 9: more"
-        return f" clue {h % 97} points somewhere.\n\nStep 99: next"
-    return f" thinking {h % 13}.\n\nStep 5: so. The answer is {'ABCD'[h % 4]}.\nextra"
 
 
 def search_all(trees_in_flight, merge, questions, domain, config, seen_in_flight=None):

@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and lower ones): the domains; errors, config
 and events; the backends; the step format and the driver (`evolve.reasoner`); the PRM; inference
-and search; training; evaluation; the `Reasoner` face (`evolve.api`); the rounds; chatting (`evolve.chat`) and
+and search; training; evaluation; the `Reasoner` face (`evolve.api`); its workers (`evolve.scale`); the rounds; chatting (`evolve.chat`) and
 its servers (`evolve.serve`); the command line;
 the agents. Imports under `if TYPE_CHECKING:` are type hints and do not count.
 """
@@ -23,6 +23,7 @@ LAYERS = [
     ["evolve.train"],
     ["evolve.eval"],
     ["evolve.api"],
+    ["evolve.scale"],
     ["evolve.rounds"],
     ["evolve.chat"],
     ["evolve.serve"],

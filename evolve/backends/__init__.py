@@ -88,4 +88,8 @@ def load_generator(
             )
         assert parsed.model is not None  # parse_model_spec guarantees it for openai specs
         return OpenAIGenerator(parsed.target, parsed.model, name=spec, **backend_options)
+    if parsed.kind == "scripted":
+        from evolve.backends.scripted import SCRIPTS
+
+        return ScriptedGenerator(SCRIPTS[parsed.target], name=spec, latency=float(parsed.model or 0))
     raise AssertionError(f"unhandled backend kind {parsed.kind!r}")

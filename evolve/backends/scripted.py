@@ -9,13 +9,14 @@ Token accounting: one token = one whitespace-separated word; a stop string costs
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
 
 from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, StopRule
 
-__all__ = ["ScriptedGenerator", "apply_stop_and_budget", "render_tagged_chat"]
+__all__ = ["SCRIPTS", "ScriptedGenerator", "apply_stop_and_budget", "hashed_policy", "render_tagged_chat"]
 
 Respond = Callable[[GenerationRequest, int], str]
 
@@ -63,11 +64,40 @@ def render_tagged_chat(messages: Sequence[dict[str, str]]) -> str:
     return "".join(parts) + "<|assistant|>\n"
 
 
+def hashed_policy(request: GenerationRequest, index: int) -> str:
+    """A deterministic 'policy' for multiple-choice domains: its text depends only on the prompt, the seed
+    and the sample index, so a search's trees are the same however requests are batched or dealt out."""
+    h = int.from_bytes(hashlib.blake2b(f"{request.prompt}|{request.seed}|{index}".encode(), digest_size=4).digest(), "big")
+    if request.stop:  # a Reason step
+        if h % 7 == 0:
+            return f" The answer is {'ABCDE'[h % 5]}.\nStep 9: more"
+        return f" clue {h % 97} points somewhere.\n\nStep 99: next"
+    return f" thinking {h % 13}.\n\nStep 5: so. The answer is {'ABCD'[h % 4]}.\nextra"
+
+
+def faulty_policy(request: GenerationRequest, index: int) -> str:
+    """`hashed_policy`, except that a prompt with CRASH kills the whole process and one with FAULT raises:
+    the questions that fault-handling tests (and users trying `--workers`) plant in a data file."""
+    if "CRASH" in request.prompt:
+        import os
+
+        os._exit(17)
+    if "FAULT" in request.prompt:
+        raise RuntimeError("the scripted model met FAULT in its prompt")
+    return hashed_policy(request, index)
+
+
+# What `scripted:<name>` model specs run (see spec.py); reachable from a config, so from Ray workers too.
+SCRIPTS: dict[str, Respond] = {"hash": hashed_policy, "faulty": faulty_policy}
+
+
 class ScriptedGenerator:
     """A `Generator` whose continuations come from a function; records batch sizes for tests."""
 
-    def __init__(self, respond: Respond, name: str = "scripted", max_n: int | None = None):
+    def __init__(self, respond: Respond, name: str = "scripted", max_n: int | None = None, latency: float = 0.0):
+        """`latency`: seconds every `generate` call sleeps, like a remote engine (scaling benchmarks)."""
         self.name = name
+        self.latency = latency
         self.stats = GeneratorStats()
         self.batch_sizes: list[int] = []
         self._respond = respond
@@ -92,6 +122,8 @@ class ScriptedGenerator:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         started = time.perf_counter()
+        if self.latency:
+            time.sleep(self.latency)
         results: list[list[Completion]] = []
         for request in requests:
             if self._max_n is not None and request.n > self._max_n:

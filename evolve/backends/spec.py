@@ -6,6 +6,8 @@
     hf:<folder or hub id>         the same, explicitly
     vllm:<model>                  vLLM's offline engine (the `vllm` extra); <model> may itself be embedded:<name>
     openai:<base_url>[#<model>]   any OpenAI-compatible server; the model also via `openai_model=`
+    scripted:<script>[@<seconds>] a deterministic fake policy (tests, benchmarks), optionally sleeping
+                                  <seconds> per backend call like a remote engine's latency
 
 Parsing is pure (`parse_model_spec`); resolving touches the disk or network (`resolve_local_model`).
 """
@@ -24,7 +26,7 @@ from evolve.errors import ModelSpecError
 
 __all__ = ["ModelSpec", "parse_model_spec", "resolve_local_model", "SPEC_HELP"]
 
-BackendKind = Literal["embedded", "hf", "vllm", "openai"]
+BackendKind = Literal["embedded", "hf", "vllm", "openai", "scripted"]
 
 SPEC_HELP = (
     "use embedded:smollm2-135m-instruct, a local model folder, a Hugging Face hub id (org/name), "
@@ -40,7 +42,7 @@ _SCHEME = re.compile(r"^([A-Za-z][\w+\-]*):(.*)$", re.DOTALL)
 class ModelSpec:
     kind: BackendKind
     target: str  # embedded name, folder/hub id, vLLM model, or base URL
-    model: str | None = None  # only for openai: the served model name
+    model: str | None = None  # openai: the served model name; scripted: the latency in seconds
 
 
 def parse_model_spec(spec: str, *, openai_model: str | None = None) -> ModelSpec:
@@ -68,6 +70,8 @@ def parse_model_spec(spec: str, *, openai_model: str | None = None) -> ModelSpec
         return ModelSpec("vllm", rest)
     if scheme == "openai":
         return _parse_openai(spec, rest, openai_model)
+    if scheme == "scripted":
+        return _parse_scripted(spec, rest)
     if scheme in ("http", "https"):
         raise ModelSpecError(
             "a bare URL does not say which API it speaks",
@@ -97,6 +101,21 @@ def _parse_openai(spec: str, rest: str, openai_model: str | None) -> ModelSpec:
             fix=f"write openai:{base_url}#<model> or pass openai_model=<model> (--openai-model)",
         )
     return ModelSpec("openai", base_url, model)
+
+
+def _parse_scripted(spec: str, rest: str) -> ModelSpec:
+    from evolve.backends.scripted import SCRIPTS
+
+    name, _, latency = rest.partition("@")
+    if name not in SCRIPTS:
+        raise ModelSpecError(f"unknown script '{name}'", where=spec, fix=f"use scripted:{' or scripted:'.join(SCRIPTS)}")
+    try:
+        seconds = float(latency) if latency else 0.0
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ModelSpecError(f"'{latency}' is not a latency in seconds", where=spec, fix=f"write scripted:{name}@0.05")
+    return ModelSpec("scripted", name, latency or None)
 
 
 def resolve_local_model(target: str, *, connect_timeout_s: float = 3.0) -> Path:

@@ -15,9 +15,11 @@ from evolve.cli.common import (
     POLICY,
     PRM,
     QUIET,
+    RAY,
     SEED,
     SET,
     THREADS,
+    WORKERS,
     config_from,
     modes_flag,
     parse_modes,
@@ -44,21 +46,23 @@ def eval_command(
     label: str = typer.Option("", help="a name for this evaluation in the report"),
     threads: int | None = THREADS,
     seed: int | None = SEED,
+    workers: int | None = WORKERS,
+    ray_address: str | None = RAY,
     quiet: bool = QUIET,
 ) -> None:
-    from evolve.api import Reasoner
     from evolve.cli.render import progress_sink
     from evolve.eval.evaluate import evaluate
     from evolve.infer.solve import check_modes
+    from evolve.scale import reasoner_for
 
     chosen = parse_modes(modes) if modes is not None else None
     cfg = config_from(config, set_, {"data.domain": domain, "eval.split": split, "eval.limit": limit, "eval.n": n,
                                      "model.spec": model, "model.threads": threads, "model.lora": policy,
-                                     "eval.by": by, "eval.modes": modes_flag(chosen) if chosen else None}, seed)
+                                     "eval.by": by, "eval.modes": modes_flag(chosen) if chosen else None, "run.workers": workers, "run.ray_address": ray_address}, seed)
     if where:
         cfg.eval.where = {**cfg.eval.where, **parse_where(where)}
     check_modes(cfg.eval.modes, cfg.eval, has_scorer=prm is not None)  # before any model loads
-    reasoner = Reasoner.from_config(cfg, prm=prm)
+    reasoner = reasoner_for(cfg, prm=prm)
     questions = reasoner.domain.load_split(cfg.eval.split, limit=cfg.eval.limit, where=cfg.eval.where)
     out = out or Path("runs") / f"eval-{reasoner.domain.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     with progress_sink(quiet) as events:

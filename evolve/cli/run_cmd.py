@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from evolve.cli.common import CONFIG, DOMAIN, QUIET, SEED, SET
+from evolve.cli.common import CONFIG, DOMAIN, QUIET, RAY, SEED, SET, WORKERS
 
 
 def run(
@@ -21,6 +21,8 @@ def run(
     redo_eval: bool = typer.Option(False, "--redo-eval", help="evaluate again each round evaluated under another "
                                    "config (with --force after changing eval.*); search and training stay"),
     seed: int | None = SEED,
+    workers: int | None = WORKERS,
+    ray_address: str | None = RAY,
     quiet: bool = QUIET,
 ) -> None:
     """Search -> harvest -> policy SFT -> PRM -> eval -> report, for each round."""
@@ -29,7 +31,7 @@ def run(
     from evolve.errors import Interrupted
     from evolve.rounds.runner import run_rounds
 
-    cfg = config_from(config, set_, {"run.rounds": rounds, "data.domain": domain, "model.spec": model}, seed)
+    cfg = config_from(config, set_, {"run.rounds": rounds, "data.domain": domain, "model.spec": model, "run.workers": workers, "run.ray_address": ray_address}, seed)
     try:
         with progress_sink(quiet) as events:
             run_rounds(cfg, out, force=force, events=events, redo_eval=redo_eval)

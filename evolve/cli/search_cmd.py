@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from evolve.cli.common import CONFIG, DOMAIN, MODEL, QUIET, SEED, SET, THREADS, config_from
+from evolve.cli.common import CONFIG, DOMAIN, MODEL, QUIET, RAY, SEED, SET, THREADS, WORKERS, config_from
 
 
 def print_summary(summary, console: Console) -> None:
@@ -18,6 +18,12 @@ def print_summary(summary, console: Console) -> None:
         f"{summary.solved} questions with a correct leaf, {summary.tokens_per_second:.0f} generated tok/s, "
         f"{summary.nodes_per_second:.2f} nodes/s"
     )
+    if summary.workers > 1 or summary.restarts or summary.requeued:
+        console.print(f"on {summary.workers} workers (started in {summary.startup_seconds:.1f}s): {summary.restarts} restarted, {summary.requeued} questions "
+                      "dealt again after their worker was lost")
+    if summary.failed:
+        console.print(f"[bold red]failed on every attempt[/] ({len(summary.failed)}, left out of the file; the same "
+                      f"command tries them again): " + ", ".join(f"{qid} ({why})" for qid, why in summary.failed))
     console.print(f"trees: {summary.out}")
 
 
@@ -32,17 +38,19 @@ def search(
     threads: int | None = THREADS,
     seed: int | None = SEED,
     force: bool = typer.Option(False, help="append to a tree file searched with another config"),
+    workers: int | None = WORKERS,
+    ray_address: str | None = RAY,
     quiet: bool = QUIET,
 ) -> None:
-    from evolve.api import Reasoner
     from evolve.cli.render import progress_sink
     from evolve.errors import Interrupted
+    from evolve.scale import reasoner_for
     from evolve.search.records import count_records
     from evolve.search.runner import run_search
 
     cfg = config_from(config, set_, {"data.domain": domain, "data.split": split, "search.limit": limit,
-                                     "model.spec": model, "model.threads": threads}, seed)
-    reasoner = Reasoner.from_config(cfg)
+                                     "model.spec": model, "model.threads": threads, "run.workers": workers, "run.ray_address": ray_address}, seed)
+    reasoner = reasoner_for(cfg)
     try:
         with progress_sink(quiet) as events:
             summary = run_search(reasoner, out, force=force, events=events)

@@ -128,7 +128,7 @@ def evaluate(questions: Sequence[Question], reasoner: Reasoner, *, modes: Sequen
                    for m in modes}}
         for i, q in enumerate(questions)
     ]
-    report = EvalReport(domain.name, reasoner.generator.name, label, len(questions), results, split, comparisons, records,
+    report = EvalReport(domain.name, reasoner.model_name, label, len(questions), results, split, comparisons, records,
                         config.model_dump(mode="json"), time.perf_counter() - started,
                         groups=group_results(questions, correct, config.by) if config.by else [],
                         pass_at=pass_at_n(questions, runs[shared].solutions, domain) if shared else None)

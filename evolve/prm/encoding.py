@@ -66,7 +66,8 @@ def step_probabilities(model: Any, encoded: Sequence[EncodedSteps], *, pad_id: i
                 n = len(encoded[i].input_ids)
                 ids[row, :n] = torch.tensor(encoded[i].input_ids)
                 mask[row, :n] = 1
-            logits = model(input_ids=ids, attention_mask=mask).logits
+            where = next(model.parameters()).device
+            logits = model(input_ids=ids.to(where), attention_mask=mask.to(where)).logits
             probs = torch.softmax(logits.float(), dim=-1)[..., 1]
             for row, i in enumerate(chunk):
                 result[i] = probs[row, encoded[i].positions].tolist()

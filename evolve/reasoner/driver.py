@@ -52,6 +52,14 @@ class Tick:
     generated_tokens: int
     seconds: float
     active: list[Job]
+    nodes_in_flight: int | None = None  # when the trees are elsewhere (on workers): their node count
+    info: dict[str, Any] = field(default_factory=dict)  # what else a progress line should show (workers alive)
+
+    @property
+    def active_nodes(self) -> int:
+        if self.nodes_in_flight is not None:
+            return self.nodes_in_flight
+        return sum(len(job.context.tree.nodes) for job in self.active)
 
 
 @dataclass

@@ -103,7 +103,7 @@ def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, fact
     ctx = RoundContext(config=config, run_dir=run_dir, domain=load_domain(config.data.domain),
                        factory=KeepLast(factory or default_factory(config)), events=events, force=force,
                        redo_eval=redo_eval)
-    if not _all_done(run_dir, config, digest if redo_eval else None):
+    if not config.run.on_workers and not _all_done(run_dir, config, digest if redo_eval else None):
         check_budget_for_backend(config, ctx.factory(None))
     manifests = []
     if config.run.baseline:

@@ -13,8 +13,9 @@ from evolve.api import Reasoner, base_folder, build_scorer
 from evolve.backends.base import Generator
 from evolve.config import Config
 from evolve.errors import TrainingError
-from evolve.events import Sink
+from evolve.events import Note, Sink, emit
 from evolve.infer.modes import PRM_MODES
+from evolve.scale import reasoner_for
 
 # (LoRA adapter folder or None for the bare model) -> a ready generator
 GeneratorFactory = Callable[[str | None], Generator]
@@ -50,8 +51,14 @@ def search_stage(ctx: RoundContext, index: int) -> dict:
     config = ctx.config.model_copy(deep=True)
     config.model.lora = ctx.path(adapter)
     trees = ctx.round_dir(index) / "trees.jsonl"
-    reasoner = Reasoner(config, ctx.domain, lambda: ctx.factory(config.model.lora))
-    run_search(reasoner, trees, force=ctx.force, events=ctx.events)
+    if config.run.on_workers:
+        reasoner = reasoner_for(config, domain=ctx.domain)
+    else:
+        reasoner = Reasoner(config, ctx.domain, lambda: ctx.factory(config.model.lora))
+    summary = run_search(reasoner, trees, force=ctx.force, events=ctx.events)
+    if summary.failed:  # lost on every worker they were dealt to; the round goes on without them
+        emit(ctx.events, Note(f"search: {len(summary.failed)} questions failed on every attempt and were left out: "
+                              + ", ".join(qid for qid, _ in summary.failed)))
     # Counted from the file, not the summary: after a resume the summary only knows this run's part.
     records = list(read_records(trees))
     stats = [r["stats"] for r in records]
@@ -89,6 +96,23 @@ def _loss_summary(losses: list[float]) -> dict:
     return {"first_loss": round(losses[0], 4) if losses else None, "last_loss": round(losses[-1], 4) if losses else None}
 
 
+def data_parallel(ctx: RoundContext, kind: str, rows: list[dict], out_dir: Path, section, **job) -> list[dict]:
+    """With `run.train_processes > 1`, train `kind` on that many processes first (torchrun); the in-process
+    call that follows then finds the finished result. Returns `rows` for that call."""
+    processes = ctx.config.run.train_processes
+    if processes > 1 and not (out_dir / "done.json").exists():
+        import os
+
+        from evolve.scale.cluster import split_threads
+        from evolve.train.parallel import launch
+
+        threads = split_threads(ctx.config.model.threads or os.cpu_count() or 1, processes)
+        launch(kind, rows, {"base_dir": base_folder(ctx.config.model.spec if kind == "policy" else
+                                                    ctx.config.prm.base or ctx.config.model.spec),
+                            "config": section.model_dump(mode="json"), "threads": threads, **job}, out_dir, processes)
+    return rows
+
+
 def cold_start_rows(ctx: RoundContext) -> list[dict]:
     """Policy rows from gold solutions: the domain's `cold` questions with their true chains rendered as
     steps (varied phrasings), or a JSONL file of questions with a `steps` list each."""
@@ -121,7 +145,7 @@ def cold_start_stage(ctx: RoundContext) -> dict:
     from evolve.train.policy import train_policy
 
     cfg = ctx.config
-    rows = cold_start_rows(ctx)
+    rows = data_parallel(ctx, "policy", cold_start_rows(ctx), ctx.round_dir(0) / "cold-start", cfg.policy)
     result = train_policy(rows, base_dir=base_folder(cfg.model.spec), out_dir=ctx.round_dir(0) / "cold-start",
                           config=cfg.policy, threads=cfg.model.threads, events=ctx.events)
     return {"models": {"cold_start": ctx.relative(result.adapter_dir)},
@@ -135,7 +159,9 @@ def policy_stage(ctx: RoundContext, index: int) -> dict:
     cfg = ctx.config
     start = ctx.start_policy  # the cold-start adapter, or None for the bare base model
     init = ctx.path(start) if cfg.policy.from_base else ctx.path(ctx.previous.get("policy") or start)
-    result = train_policy(_rows(ctx.round_dir(index) / "data" / "policy.parquet"), base_dir=base_folder(cfg.model.spec),
+    rows = data_parallel(ctx, "policy", _rows(ctx.round_dir(index) / "data" / "policy.parquet"),
+                         ctx.round_dir(index) / "policy", cfg.policy, init_adapter=init)
+    result = train_policy(rows, base_dir=base_folder(cfg.model.spec),
                           out_dir=ctx.round_dir(index) / "policy", config=cfg.policy, init_adapter=init,
                           threads=cfg.model.threads, events=ctx.events)
     return {
@@ -177,7 +203,9 @@ def prm_stage(ctx: RoundContext, index: int) -> dict:
         return {"models": {"prm": None}, "metrics": {"prm": None}}
     from evolve.train.prm import train_prm
 
-    result = train_prm(_rows(ctx.round_dir(index) / "data" / "prm.parquet"),
+    rows = data_parallel(ctx, "prm", _rows(ctx.round_dir(index) / "data" / "prm.parquet"), ctx.round_dir(index) / "prm",
+                         cfg.prm)
+    result = train_prm(rows,
                        base_dir=base_folder(cfg.prm.base or cfg.model.spec), out_dir=ctx.round_dir(index) / "prm",
                        config=cfg.prm, threads=cfg.model.threads, events=ctx.events)
     metrics = {"steps": result.steps, **_loss_summary(result.losses), **result.metrics}
@@ -190,8 +218,12 @@ def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | 
 
     cfg = ctx.config
     questions = ctx.domain.load_split(cfg.eval.split, limit=cfg.eval.limit, where=cfg.eval.where)
-    scorer = build_scorer(ctx.path(prm), cfg) if prm is not None and PRM_MODES.intersection(modes) else None
-    reasoner = Reasoner(cfg, ctx.domain, ctx.factory(ctx.path(policy)), scorer)
+    wants_prm = prm is not None and bool(PRM_MODES.intersection(modes))
+    if cfg.run.on_workers:
+        reasoner = reasoner_for(cfg, policy=ctx.path(policy), prm=ctx.path(prm) if wants_prm else None, domain=ctx.domain)
+    else:
+        scorer = build_scorer(ctx.path(prm), cfg) if wants_prm else None
+        reasoner = Reasoner(cfg, ctx.domain, ctx.factory(ctx.path(policy)), scorer)
     report = evaluate(questions, reasoner, modes=modes, out_dir=ctx.round_dir(index) / "eval", label=f"round {index}",
                       events=ctx.events, split=cfg.eval.split)
     return {"data": {"eval_questions": len(questions)},

@@ -137,10 +137,14 @@ class TreeWriter:
                 self.done.add(record["id"])
         else:
             self.repaired_bytes = 0
-        if settings is not None and (force or not sidecar.exists()):
-            sidecar.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # written with the first record, so that a search that fails before one leaves nothing behind
+        self._sidecar = (sidecar, settings) if settings is not None and (force or not sidecar.exists()) else None
 
     def append(self, record: dict) -> None:
+        if self._sidecar is not None:
+            sidecar, settings = self._sidecar
+            sidecar.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            self._sidecar = None
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evolve.backends.base import Generator
 from evolve.config import Config, ConfigError
 from evolve.events import Progress, Sink, emit
-from evolve.reasoner.driver import Job, Tick
+from evolve.reasoner.driver import Tick
 from evolve.search.maths import rollout_count
 from evolve.search.records import TreeWriter, build_record
+from evolve.search.tree import FinishedTree
 
 if TYPE_CHECKING:
     from evolve.api import Reasoner  # the runner is handed one; it sits above the search
@@ -31,6 +32,11 @@ class SearchSummary:
     generated_tokens: int = 0
     seconds: float = 0.0
     solved: int = 0  # questions with at least one correct leaf
+    workers: int = 1
+    startup_seconds: float = 0.0  # starting the workers and loading their models (0 in one process)
+    restarts: int = 0  # workers that died and were restarted
+    requeued: int = 0  # questions dealt again after their worker was lost
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (question id, why): lost on every attempt
 
     @property
     def correct_leaf_rate(self) -> float:
@@ -65,7 +71,8 @@ def run_search(reasoner: Reasoner, out: str | Path, *, force: bool = False, even
     to `out` as it finishes. Progress goes to `events` after every backend call."""
     config, domain = reasoner.config, reasoner.domain
     questions = domain.load_split(config.data.split, limit=config.search.limit)
-    check_budget(config, reasoner.generator)
+    if reasoner.workers is None:  # on workers, each checks its own backend
+        check_budget(config, reasoner.generator)
     digest = config.digest("model", "search")
     writer = TreeWriter(out, domain=domain.name, config_digest=digest, force=force,
                         settings=config.settings("model", "search"))
@@ -73,25 +80,26 @@ def run_search(reasoner: Reasoner, out: str | Path, *, force: bool = False, even
     summary = SearchSummary(out=Path(out), skipped=len(questions) - len(todo))
     started = time.perf_counter()
     active_nodes = 0
+    extra: dict = {}
 
     def report() -> None:
         elapsed = max(time.perf_counter() - started, 1e-9)
         nodes = summary.nodes + active_nodes
         emit(events, Progress(f"search {domain.name}", summary.questions, len(todo), "questions", {
             "nodes": nodes, "nodes/s": nodes / elapsed, "tok/s": summary.generated_tokens / elapsed,
-            "correct leaves": f"{summary.correct_leaves}/{summary.finish_leaves}"}))
+            "correct leaves": f"{summary.correct_leaves}/{summary.finish_leaves}", **extra}))
 
     def on_tick(tick: Tick) -> None:
-        nonlocal active_nodes
-        active_nodes = sum(len(job.context.tree.nodes) for job in tick.active)
+        nonlocal active_nodes, extra
+        active_nodes, extra = tick.active_nodes, {k: v for k, v in tick.info.items() if k != "tok/s"}
         summary.generated_tokens += tick.generated_tokens
         report()
 
-    def on_tree(job: Job) -> None:
-        tree = job.context.tree
+    def on_tree(finished: FinishedTree) -> None:
+        tree = finished.tree
         record = build_record(
-            job.question, tree, domain=domain.name, model=config.model.spec, config_digest=digest,
-            seconds=time.perf_counter() - job.started, generated_tokens=job.generated_tokens,
+            finished.question, tree, domain=domain.name, model=config.model.spec, config_digest=digest,
+            seconds=finished.seconds, generated_tokens=finished.generated_tokens,
         )
         writer.append(record)
         summary.questions += 1
@@ -103,7 +111,12 @@ def run_search(reasoner: Reasoner, out: str | Path, *, force: bool = False, even
         summary.solved += bool(record["pos"])
         report()
 
-    report()
-    reasoner.search(todo, on_tree=on_tree, on_tick=on_tick)
+    if reasoner.workers is None:  # workers report once they have loaded
+        report()
+    pool = reasoner.search(todo, on_tree=on_tree, on_tick=on_tick)
     summary.seconds = time.perf_counter() - started
+    if pool is not None:
+        summary.workers, summary.restarts, summary.requeued = pool.workers, pool.restarts, pool.requeued
+        summary.startup_seconds = pool.startup_seconds
+        summary.failed = list(pool.failed)
     return summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from domains import Question
 from evolve.reasoner.steps import STEP_ZERO
 from evolve.search.maths import comp_value
 
@@ -132,3 +133,13 @@ class Tree:
         tree = cls(question_id)
         tree.nodes = [Node(**n) for n in nodes]
         return tree
+
+
+@dataclass
+class FinishedTree:
+    """A searched question's tree, as it comes back from the driver here or from a worker elsewhere."""
+
+    question: Question
+    tree: Tree
+    seconds: float
+    generated_tokens: int

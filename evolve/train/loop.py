@@ -25,6 +25,7 @@ from evolve.config import _TrainingSection
 from evolve.errors import TrainingError
 from evolve.events import Progress, Sink, emit
 from evolve.train.maths import StepPlan, lr_factor, micro_batch
+from evolve.train.parallel import all_sum, barrier, is_main, shard, sum_gradients, to_device, world
 
 __all__ = ["LoopOutcome", "run_loop", "run_fingerprint", "read_done", "write_done", "latest_checkpoint"]
 
@@ -90,7 +91,7 @@ def _save_checkpoint(out_dir: Path, model: Any, optimizer: Any, state: dict) -> 
     tmp = folder / f".tmp-{state['step']:07d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    torch.save({name: p.detach().clone() for name, p in _trainable(model)}, tmp / "trainable.pt")
+    torch.save({name: p.detach().cpu().clone() for name, p in _trainable(model)}, tmp / "trainable.pt")
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(torch.get_rng_state(), tmp / "rng.pt")
     (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")
@@ -108,14 +109,14 @@ def _load_checkpoint(path: Path, model: Any, optimizer: Any, fingerprint: str) -
     state = json.loads((path / "state.json").read_text(encoding="utf-8"))
     if state.get("fingerprint") != fingerprint:
         raise _foreign(path.parent.parent, "checkpoint")
-    weights = torch.load(path / "trainable.pt", weights_only=True)
+    weights = torch.load(path / "trainable.pt", weights_only=True, map_location="cpu")
     params = dict(_trainable(model))
     if set(weights) != set(params):
         raise _foreign(path.parent.parent, "checkpoint")
     with torch.no_grad():
         for name, value in weights.items():
             params[name].copy_(value)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True, map_location="cpu"))
     torch.set_rng_state(torch.load(path / "rng.pt", weights_only=True))
     return state
 
@@ -132,12 +133,17 @@ def run_loop(
     events: Sink | None = None,
     label: str = "training",
     stop_after: int | None = None,
+    weight_fn: Callable[[Any], float] | None = None,
 ) -> LoopOutcome:
     """Train `model`'s trainable parameters on `examples`, resuming from `out_dir`'s checkpoint.
 
     `collate` turns a list of examples into a batch, `loss_fn(model, batch)` returns the mean loss.
     `stop_after` ends this call (checkpointed) after that many optimiser steps, for time-boxed
     runs and for testing resumption. After every step, `events` gets the step count and the loss.
+
+    In a process group (see `parallel.py`) each rank takes its shard of every micro-batch; `weight_fn(batch)`
+    is what `loss_fn` averages over (tokens, steps; default: examples), so that the ranks' weighted
+    losses sum to the one-process loss. Only rank 0 writes checkpoints.
     """
     import torch
 
@@ -147,6 +153,8 @@ def run_loop(
     if not params:
         raise TrainingError("the model has no trainable parameters", where=label, fix="check the LoRA config")
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    rank, size = world()
+    where = params[0].device  # the batches go where the model is
     state = {"step": 0, "losses": [], "seconds": 0.0, "fingerprint": fingerprint, "total_steps": plan.total_steps}
     resumed_from = None
     checkpoint = latest_checkpoint(out_dir)
@@ -163,10 +171,16 @@ def run_loop(
             group["lr"] = config.learning_rate * lr_factor(step, plan.total_steps, plan.warmup_steps)
         total = 0.0
         for micro in range(config.grad_accum):
-            indices = micro_batch(step * config.grad_accum + micro, plan, config.seed)
-            loss = loss_fn(model, collate([examples[i] for i in indices]))
-            (loss / config.grad_accum).backward()
-            total += float(loss.detach())
+            indices = shard(micro_batch(step * config.grad_accum + micro, plan, config.seed), rank, size)
+            batch = to_device(collate([examples[i] for i in indices]), where) if indices else None
+            weight = (weight_fn(batch) if weight_fn else len(indices)) if indices else 0.0
+            share = weight / max(all_sum(weight), 1e-12) if size > 1 else 1.0  # all ranks call all_sum
+            if batch is not None and share > 0:
+                loss = loss_fn(model, batch) * share  # this rank's part of the micro-batch's mean loss
+                (loss / config.grad_accum).backward()
+                total += float(loss.detach())
+        sum_gradients(params)
+        total = all_sum(total)
         torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -176,7 +190,9 @@ def run_loop(
         state["seconds"] += time.perf_counter() - started
         last = state["step"] == plan.total_steps
         if last or state["step"] % config.checkpoint_every == 0 or taken == stop_after:
-            _save_checkpoint(out_dir, model, optimizer, state)
+            if is_main():
+                _save_checkpoint(out_dir, model, optimizer, state)
+            barrier()
         emit(events, Progress(label, state["step"], plan.total_steps, "steps", {"loss": state["losses"][-1]}))
     model.eval()
     return LoopOutcome(state["step"], plan.total_steps, list(state["losses"]), state["seconds"], resumed_from,

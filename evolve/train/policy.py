@@ -20,6 +20,7 @@ from evolve.errors import ModelSpecError, TrainingError
 from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
+from evolve.train.parallel import barrier, device, is_main
 from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat_template
 
 __all__ = ["TrainResult", "train_policy", "POLICY_KEYS"]
@@ -87,6 +88,11 @@ def _collate(pad_id: int):
     return collate
 
 
+def _target_tokens(batch: dict) -> float:
+    """What `_causal_loss` averages over: the completion tokens that are predicted."""
+    return float((batch["labels"][:, 1:] != -100).sum())
+
+
 def _causal_loss(model: Any, batch: dict) -> Any:
     import torch
 
@@ -146,13 +152,16 @@ def train_policy(
             model = PeftModel.from_pretrained(model, str(adapter_in), is_trainable=True)
         else:
             model = wrap_lora(model, lora, where="policy.lora")
+    model.to(device())  # this rank's GPU, or the CPU
     with torch_threads(threads, model), quiet_loading():
         outcome = run_loop(model, examples, _collate(pad_id(tokenizer)), _causal_loss, config=config, out_dir=out,
-                           fingerprint=fingerprint, events=events, label="policy", stop_after=stop_after)
+                           fingerprint=fingerprint, events=events, label="policy", stop_after=stop_after,
+                           weight_fn=_target_tokens)
         result = TrainResult(None, outcome.steps, outcome.losses, outcome.seconds, len(examples),
                              sum(len(e.input_ids) for e in examples), outcome.resumed_from, skipped=skipped,
                              finished=outcome.finished)
-        if not outcome.finished:
+        if not outcome.finished or not is_main():  # rank 0 alone writes the artefacts
+            barrier()
             return result
         result.adapter_dir = str(save_atomic(out, "adapter", model.save_pretrained))
         if config.merge:
@@ -164,4 +173,5 @@ def train_policy(
 
             result.merged_dir = str(save_atomic(out, "merged", write_merged))
     write_done(out, fingerprint, {"result": asdict(result)})
+    barrier()
     return result

@@ -25,6 +25,7 @@ from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
 from evolve.train.maths import holdout_split, sample_indices, step_metrics
 from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
+from evolve.train.parallel import barrier, device, is_main
 
 __all__ = ["PRMResult", "train_prm", "PRM_VERSION", "HEAD_MODULES"]
 
@@ -107,6 +108,11 @@ def _collate(pad_id: int):
     return collate
 
 
+def _labelled_steps(batch: dict) -> float:
+    """What the step losses average over: the labelled step positions."""
+    return float((batch["targets"] >= 0).sum())
+
+
 def _step_loss(labeling: str):
     loss = PRM_LOSSES[labeling]
 
@@ -167,14 +173,16 @@ def train_prm(
     with quiet_loading():
         model = AutoModelForTokenClassification.from_pretrained(str(base), num_labels=2, dtype=torch.float32)
     model = wrap_lora(model, lora, where="prm.lora")
+    model.to(device())  # this rank's GPU, or the CPU
     pad = pad_id(tokenizer)
     with torch_threads(threads, model), quiet_loading():
         outcome = run_loop(model, train, _collate(pad), _step_loss(config.labeling), config=config, out_dir=out,
                            fingerprint=fingerprint, events=events, label=f"prm ({config.labeling})",
-                           stop_after=stop_after)
+                           stop_after=stop_after, weight_fn=_labelled_steps)
         result = PRMResult(None, outcome.steps, outcome.losses, seconds=outcome.seconds,
                            resumed_from=outcome.resumed_from, finished=outcome.finished)
-        if not outcome.finished:
+        if not outcome.finished or not is_main():  # rank 0 alone measures and writes the PRM
+            barrier()
             return result
         model.eval()
         metrics = _heldout_metrics(model, held, pad, config.batch_size)
@@ -200,4 +208,5 @@ def train_prm(
 
         result.prm_dir = str(save_atomic(out, "prm", write))
     write_done(out, fingerprint, {"result": asdict(result)})
+    barrier()
     return result
