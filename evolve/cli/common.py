@@ -30,7 +30,7 @@ POLICY = typer.Option(None, help="a LoRA adapter folder applied to the model")
 PRM = typer.Option(None, help="a trained PRM folder (needed by pvs, bon-*, beam, mcts)")
 QUIET = typer.Option(False, help="no progress output")
 WORKERS = typer.Option(None, "--workers", min=1, help="workers, each with its own backend, on Ray: a local cluster "
-                       "unless --ray (pip install '.[ray]')")
+                       "unless --ray (needs the ray extra)")
 RAY = typer.Option(None, "--ray", help="run the workers on this Ray cluster: HOST:6379, ray://HOST:10001, or auto "
                    "($RAY_ADDRESS)")
 
