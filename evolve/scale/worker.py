@@ -161,7 +161,7 @@ class Worker:
         tokens = 0
         for index, question in enumerate(batch):
             solutions = {m: runs[m].solutions[index] for m in modes}
-            tokens += sum({id(s): s.tokens for s in solutions.values()}.values())
+            tokens += sum(s.tokens for s in solutions.values())
             share = {m: runs[m].seconds / len(batch) for m in modes}
             self._finish(Answered(question, solutions, share, {m: runs[m].shared for m in modes}))
         with self._lock:
