@@ -158,6 +158,9 @@ class PRMConfig(_TrainingSection):
         "soft", description="soft: cross-entropy against [1-Q, Q] (MedS3 v1); dual: BCE on 1[2*Q_i - Q_(i-1) > 0]"
     )
     holdout: float = Field(0.1, ge=0, lt=1, description="share of trajectories held out for step AUC and accuracy")
+    on_policy: bool = Field(
+        False, description="train the round's PRM on trees searched by the policy the round just trained (the one it "
+        "will score), not by the previous one; the next round's search reuses them, so a run pays one extra search")
     max_trajectories: int | None = Field(
         None, ge=1, description="train on a seeded sample of at most this many trajectories (PRM training is the "
         "slowest stage on a CPU: about 2 s per trajectory for the 135M model on 2 cores)")

@@ -56,6 +56,14 @@ def test_cot_is_one_greedy_sample_per_question_in_one_call():
     assert (s.answer, s.steps, s.scores, s.tokens, s.votes) == ("D", ["[0.5] The answer is D."], None, 5, {"D": 1.0})
 
 
+def test_progress_ends_on_every_question_with_the_tokens_of_the_call_they_finished_in():
+    lines = []
+    solve_many(QUESTIONS, DOMAIN, ScriptedGenerator(respond_samples), "cot", config(),
+               progress=lambda label, done, total, info: lines.append((label, done, total, info.get("tokens"))))
+    # all three finish in the one batched call, before its 3 x 5 tokens are counted: the last line adds them
+    assert lines == [("cot", 0, 3, None), ("cot", 1, 3, 0), ("cot", 2, 3, 0), ("cot", 3, 3, 0), ("cot", 3, 3, 15)]
+
+
 @pytest.mark.parametrize("mode,answer,chosen,votes", [
     ("sc", "B", 0, {"B": 2.0, "A": 2.0, "C": 1.0}),
     ("pvs", "A", 1, {"B": 1.1, "A": 1.15, "C": 0.65}),

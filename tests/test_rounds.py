@@ -240,3 +240,49 @@ def test_more_samples_than_the_backend_allows_is_refused_before_any_work(tmp_pat
         run_rounds(config, tmp_path / "run", factory=lambda lora: ScriptedGenerator(pseudo_model, max_n=4))
     assert info.value.where == "eval.n"
     assert not (tmp_path / "run" / "round-0").exists()
+
+
+@pytest.mark.slow
+def test_on_policy_prm_trains_on_the_new_policys_trees_and_the_next_search_reuses_them(tmp_path, tiny_model_dir):
+    import zlib
+    from collections import Counter
+    from dataclasses import replace
+    from functools import partial
+
+    from evolve.backends.scripted import ScriptedGenerator
+    from evolve.rounds.runner import run_rounds
+    from evolve.train.harvest import read_parquet
+    from tests.test_golden import SEARCH, respond
+
+    calls = Counter()
+
+    def by_policy(lora_dir, request, index):  # each policy answers differently, so whose trees they are shows
+        tag = Path(lora_dir).parent.parent.name if lora_dir else "base"
+        calls[tag] += 1
+        return respond(replace(request, seed=zlib.crc32(tag.encode()) + (request.seed or 0)), index)
+
+    lora = "{r: 2, lora_alpha: 4, lora_dropout: 0.0, target_modules: all-linear}"
+    config = load_config(None, [*SEARCH, f"model.spec={tiny_model_dir}", "model.threads=1", "prm.on_policy=true",
+                                "eval.modes=[cot]", "eval.limit=2", "run.baseline=false",
+                                "policy.epochs=1", "policy.batch_size=2", f"policy.lora={lora}",
+                                "prm.epochs=1", "prm.batch_size=2", f"prm.lora={lora}", "run.rounds=1"])
+    factory = lambda lora_dir: ScriptedGenerator(partial(by_policy, lora_dir))  # noqa: E731
+    run_rounds(config, tmp_path, factory=factory)
+    assert calls["round-1"] > 0  # its PRM's search (and the round's eval)
+    calls.clear()
+    config.run.rounds = 2
+    run_rounds(config, tmp_path, factory=factory)
+    assert calls["round-1"] == 0 and calls["round-2"] > 0  # round 2's search by round 1's policy was not redone
+    first, second = (json.loads((tmp_path / f"round-{i}" / "manifest.json").read_text()) for i in (1, 2))
+    own, on_policy = tmp_path / "round-1" / "trees.jsonl", tmp_path / "round-1" / "prm-search" / "trees.jsonl"
+    assert own.read_text() != on_policy.read_text()  # searched by the base model, then by round 1's policy
+    assert first["data"]["prm_search"]["search_questions"] == 4
+    rows = read_parquet(tmp_path / "round-1" / "prm-search" / "data" / "prm.parquet")
+    prm = first["metrics"]["prm"]
+    assert prm["train_trajectories"] + prm["heldout_trajectories"] == len(rows) == (
+        first["data"]["prm_search"]["pos"] + first["data"]["prm_search"]["neg"])
+    # round 2 searches with round 1's policy: the same search, taken over whole and not repeated
+    assert (tmp_path / "round-2" / "trees.jsonl").read_text() == on_policy.read_text()
+    assert second["data"]["search_reused"] == "round-1/prm-search/trees.jsonl"
+    assert second["models"]["search_policy"] == first["models"]["policy"]
+    assert (tmp_path / "round-2" / "prm-search" / "trees.jsonl").is_file()  # searched by round 2's own policy

@@ -97,18 +97,24 @@ def _counter(progress: Progress | None, label: str, total: int):
     if progress is None:
         return None, None
     progress(label, 0, total, {})
-    done = tokens = 0
+    done = tokens = shown = 0
+
+    def show() -> None:
+        nonlocal shown
+        shown = tokens
+        progress(label, done, total, {"tokens": tokens})
 
     def on_done(_job) -> None:
         nonlocal done
         done += 1
-        progress(label, done, total, {"tokens": tokens})
+        show()
 
     def on_tick(tick) -> None:
         nonlocal tokens
         tokens += tick.generated_tokens
-        if done < total:  # the last question's line has been shown already
-            progress(label, done, total, {"tokens": tokens})
+        # questions finish before their call's tokens are counted: the last line is shown again with them
+        if done < total or tokens != shown:
+            show()
 
     return on_done, on_tick
 

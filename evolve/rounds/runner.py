@@ -169,7 +169,7 @@ def _round(ctx: RoundContext, index: int, digest: str) -> Manifest:
         "search": lambda: search_stage(ctx, index),
         "harvest": lambda: harvest_stage(ctx, index),
         "policy": lambda: grpo_stage(ctx, index) if grpo else policy_stage(ctx, index),
-        "prm": lambda: prm_stage(ctx, index),
+        "prm": lambda: prm_stage(ctx, index, policy=models.get("policy")),
         "eval": lambda: eval_stage(ctx, index, policy=models.get("policy"), prm=models.get("prm"),
                                    modes=eval_modes(ctx.config, with_prm=models.get("prm") is not None)),
         "report": lambda: _report(ctx),

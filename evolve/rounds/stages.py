@@ -4,6 +4,7 @@ a finished run can be moved or shared."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from evolve.scale import reasoner_for
 
 # (LoRA adapter folder or None for the bare model) -> a ready generator
 GeneratorFactory = Callable[[str | None], Generator]
+PRM_SEARCH = "prm-search"  # prm.on_policy: the round folder's search by the round's own new policy
 
 
 @dataclass
@@ -44,13 +46,28 @@ class RoundContext:
 
 
 def search_stage(ctx: RoundContext, index: int) -> dict:
+    adapter = ctx.previous.get("policy") or ctx.start_policy
+    trees = ctx.round_dir(index) / "trees.jsonl"
+    reused = ctx.round_dir(index - 1) / PRM_SEARCH / "trees.jsonl"
+    data = {}
+    if ctx.config.prm.on_policy and reused.is_file() and not trees.exists():
+        # the previous round's PRM searched these questions with this very policy: the search resumes from them
+        for suffix in ("", ".config.json"):  # the trees and the search settings they were made under
+            if (source := reused.with_name(reused.name + suffix)).exists():
+                shutil.copyfile(source, trees.with_name(trees.name + suffix))
+        data["search_reused"] = ctx.relative(reused)  # its tokens were counted in that round's prm_search
+    data.update(search_trees(ctx, adapter, trees))
+    return {"models": {"search_policy": adapter or ctx.config.model.spec}, "data": data}
+
+
+def search_trees(ctx: RoundContext, adapter: str | None, trees: Path) -> dict:
+    """Search the configured questions with `adapter` (None: the base model) into `trees`, resuming
+    what it holds; the counts come from the file, as after a resume the search only knows its own part."""
     from evolve.search.records import read_records
     from evolve.search.runner import run_search
 
-    adapter = ctx.previous.get("policy") or ctx.start_policy
     config = ctx.config.model_copy(deep=True)
     config.model.lora = ctx.path(adapter)
-    trees = ctx.round_dir(index) / "trees.jsonl"
     if config.run.on_workers:
         reasoner = reasoner_for(config, domain=ctx.domain)
     else:
@@ -59,19 +76,15 @@ def search_stage(ctx: RoundContext, index: int) -> dict:
     if summary.failed:  # lost on every worker they were dealt to; the round goes on without them
         emit(ctx.events, Note(f"search: {len(summary.failed)} questions failed on every attempt and were left out: "
                               + ", ".join(qid for qid, _ in summary.failed)))
-    # Counted from the file, not the summary: after a resume the summary only knows this run's part.
     records = list(read_records(trees))
     stats = [r["stats"] for r in records]
     return {
-        "models": {"search_policy": adapter or ctx.config.model.spec},
-        "data": {
-            "search_questions": len(records),
-            "solved": sum(1 for r in records if r["pos"]),
-            "nodes": sum(s["nodes"] for s in stats),
-            "finish_leaves": sum(s["finish_leaves"] for s in stats),
-            "correct_leaves": sum(s["correct_leaves"] for s in stats),
-            "search_tokens": sum(s["generated_tokens"] for s in stats),
-        },
+        "search_questions": len(records),
+        "solved": sum(1 for r in records if r["pos"]),
+        "nodes": sum(s["nodes"] for s in stats),
+        "finish_leaves": sum(s["finish_leaves"] for s in stats),
+        "correct_leaves": sum(s["correct_leaves"] for s in stats),
+        "search_tokens": sum(s["generated_tokens"] for s in stats),
     }
 
 
@@ -197,20 +210,37 @@ def grpo_stage(ctx: RoundContext, index: int) -> dict:
     }
 
 
-def prm_stage(ctx: RoundContext, index: int) -> dict:
+def prm_stage(ctx: RoundContext, index: int, *, policy: str | None = None) -> dict:
     cfg = ctx.config
     if not cfg.prm.enabled:
         return {"models": {"prm": None}, "metrics": {"prm": None}}
     from evolve.train.prm import train_prm
 
-    rows = data_parallel(ctx, "prm", _rows(ctx.round_dir(index) / "data" / "prm.parquet"), ctx.round_dir(index) / "prm",
-                         cfg.prm)
+    data_dir, extra = ctx.round_dir(index) / "data", {}
+    if cfg.prm.on_policy:
+        data_dir, extra = on_policy_prm_data(ctx, index, policy)
+    rows = data_parallel(ctx, "prm", _rows(data_dir / "prm.parquet"), ctx.round_dir(index) / "prm", cfg.prm)
     result = train_prm(rows,
                        base_dir=base_folder(cfg.prm.base or cfg.model.spec), out_dir=ctx.round_dir(index) / "prm",
                        config=cfg.prm, threads=cfg.model.threads, events=ctx.events)
     metrics = {"steps": result.steps, **_loss_summary(result.losses), **result.metrics}
     metrics = {k: v for k, v in metrics.items() if "seconds" not in k}  # times live in `timings`
-    return {"models": {"prm": ctx.relative(result.prm_dir)}, "metrics": {"prm": metrics}}
+    return {"models": {"prm": ctx.relative(result.prm_dir)}, "metrics": {"prm": metrics}, "data": extra}
+
+
+def on_policy_prm_data(ctx: RoundContext, index: int, policy: str | None) -> tuple[Path, dict]:
+    """prm.on_policy: search the round's questions again with the policy it just trained, the one its
+    PRM will score, and harvest the PRM's rows from those trees. The next round's search is the same
+    search (same policy, questions and seed) and starts from them, so a run pays one extra search."""
+    from evolve.search.records import read_records
+    from evolve.train.harvest import harvest
+
+    folder = ctx.round_dir(index) / PRM_SEARCH
+    found = search_trees(ctx, policy, folder / "trees.jsonl")
+    _, _, summary = harvest(read_records(folder / "trees.jsonl"), ctx.domain, top_k=ctx.config.policy.top_k,
+                            labeling=ctx.config.prm.labeling, out_dir=folder / "data")
+    harvested = summary.to_dict()
+    return folder / "data", {"prm_search": {**found, "pos": harvested.get("pos"), "neg": harvested.get("neg")}}
 
 
 def eval_stage(ctx: RoundContext, index: int, *, policy: str | None, prm: str | None, modes: list[str]) -> dict:
