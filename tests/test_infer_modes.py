@@ -56,12 +56,12 @@ def test_cot_is_one_greedy_sample_per_question_in_one_call():
     assert (s.answer, s.steps, s.scores, s.tokens, s.votes) == ("D", ["[0.5] The answer is D."], None, 5, {"D": 1.0})
 
 
-def test_progress_ends_on_every_question_with_the_tokens_of_the_call_they_finished_in():
+def test_progress_counts_each_question_with_its_tokens_as_it_finishes():
     lines = []
     solve_many(QUESTIONS, DOMAIN, ScriptedGenerator(respond_samples), "cot", config(),
                progress=lambda label, done, total, info: lines.append((label, done, total, info.get("tokens"))))
-    # all three finish in the one batched call, before its 3 x 5 tokens are counted: the last line adds them
-    assert lines == [("cot", 0, 3, None), ("cot", 1, 3, 0), ("cot", 2, 3, 0), ("cot", 3, 3, 0), ("cot", 3, 3, 15)]
+    # all three finish in the one batched call, 5 tokens each; the last line holds them all, once
+    assert lines == [("cot", 0, 3, None), ("cot", 1, 3, 5), ("cot", 2, 3, 10), ("cot", 3, 3, 15)]
 
 
 @pytest.mark.parametrize("mode,answer,chosen,votes", [

@@ -32,6 +32,21 @@ def test_plain_lines_every_30_seconds_with_rate_eta_and_info():
     ]
 
 
+def test_no_eta_until_a_tenth_is_done():
+    stream, clock = io.StringIO(), Clock()
+    render = LineRenderer(stream, every=30, clock=clock)
+    render(Progress("eval sc", 0, 50, "questions"))
+    for done, at in ((1, 50), (5, 90), (50, 91)):
+        clock.now = 1000.0 + at
+        render(Progress("eval sc", done, 50, "questions"))
+    assert stream.getvalue().splitlines() == [
+        "eval sc: 0/50 questions, elapsed 0s",
+        "eval sc: 1/50 questions, 1.2/min, elapsed 50s",  # 2% done: no guess
+        "eval sc: 5/50 questions, 3.33/min, ETA 13m30s, elapsed 1m30s",
+        "eval sc: 50/50 questions, 33/min, elapsed 1m31s",
+    ]
+
+
 def test_quiet_means_no_sink_and_a_log_gets_lines():
     with progress_sink(quiet=True) as sink:
         assert sink is None

@@ -51,6 +51,16 @@ def test_records_load_with_datasets(tmp_path):
     assert sum(len(r) for r in ds["pos"]) == summary.pos and sum(len(r) for r in ds["neg"]) == summary.neg
 
 
+def test_search_progress_counts_each_node_once(tmp_path):
+    events = []
+    summary = run_search(Reasoner.from_config(small_config(4), generator=ScriptedGenerator(pseudo_model)),
+                         tmp_path / "trees.jsonl", events=events.append)
+    nodes = [e.info["nodes"] for e in events]
+    # a finished tree moves from the active count to the finished one; it is never in both
+    assert nodes == sorted(nodes) and nodes[-1] == summary.nodes
+    assert [e.done for e in events][-1] == 4
+
+
 def test_torn_last_line_is_cut_on_resume(tmp_path):
     out = tmp_path / "trees.jsonl"
     run_search(Reasoner.from_config(small_config(2), generator=ScriptedGenerator(pseudo_model)), out)

@@ -97,24 +97,24 @@ def _counter(progress: Progress | None, label: str, total: int):
     if progress is None:
         return None, None
     progress(label, 0, total, {})
-    done = tokens = shown = 0
+    done = finished_tokens = 0
+    in_flight: list = []  # the jobs the last call left running; their token counts are live
 
-    def show() -> None:
-        nonlocal shown
-        shown = tokens
-        progress(label, done, total, {"tokens": tokens})
+    def tokens() -> int:
+        # a question finishes inside a call, before the call's tick: count it with its own tokens, so
+        # the line for the last question already holds them all
+        return finished_tokens + sum(job.generated_tokens for job in in_flight if not job.done)
 
-    def on_done(_job) -> None:
-        nonlocal done
+    def on_done(job) -> None:
+        nonlocal done, finished_tokens
         done += 1
-        show()
+        finished_tokens += job.generated_tokens
+        progress(label, done, total, {"tokens": tokens()})
 
     def on_tick(tick) -> None:
-        nonlocal tokens
-        tokens += tick.generated_tokens
-        # questions finish before their call's tokens are counted: the last line is shown again with them
-        if done < total or tokens != shown:
-            show()
+        in_flight[:] = tick.active
+        if done < total:  # the last question's line has been shown already, with every token
+            progress(label, done, total, {"tokens": tokens()})
 
     return on_done, on_tick
 

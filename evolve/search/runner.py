@@ -96,7 +96,10 @@ def run_search(reasoner: Reasoner, out: str | Path, *, force: bool = False, even
         report()
 
     def on_tree(finished: FinishedTree) -> None:
+        nonlocal active_nodes
         tree = finished.tree
+        # the last tick still counted this tree among the active ones: count it once
+        active_nodes = max(active_nodes - len(tree.nodes), 0)
         record = build_record(
             finished.question, tree, domain=domain.name, model=config.model.spec, config_digest=digest,
             seconds=finished.seconds, generated_tokens=finished.generated_tokens,
