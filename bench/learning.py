@@ -95,7 +95,7 @@ def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) ->
         if scorer and not (round_dir / "prm-eval" / "prm_eval.json").exists():
             trees = list(read_records(round_dir / "trees.jsonl"))
             report = evaluate_prm(reasoner, test[:PRM_CHECK_QUESTIONS], dev, samples=prm_samples, prm_name=prm,
-                                  trees=trees)
+                                  trees=trees, events=events)
             write_prm_report(report, round_dir / "prm-eval")
 
 

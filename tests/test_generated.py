@@ -170,7 +170,14 @@ def test_prm_eval_on_a_constructed_prm_whose_auc_is_known(home, inverted, auc):
     add_generated_domain("sums", "arith", params={"terms": "2"}, sizes={"search": 4, "dev": 4, "test": 6, "cold": 0})
     domain = load_domain("sums")
     reasoner = Reasoner(Config(), domain, ScriptedGenerator(sums_model), TruthScorer(inverted))
-    report = evaluate_prm(reasoner, domain.load_split("test"), domain.load_split("dev"), samples=2, prm_name="fake")
+    events = []
+    report = evaluate_prm(reasoner, domain.load_split("test"), domain.load_split("dev"), samples=2, prm_name="fake",
+                          events=events.append)
+    # the log is never silent while it samples: test, then dev, each from 0 to all questions
+    ends = [(e.task, e.done, e.total) for i, e in enumerate(events)
+            if i in (0, len(events) - 1) or e.task != events[i - 1].task or e.task != events[i + 1].task]
+    assert ends == [("prm eval: sample test", 0, 6), ("prm eval: sample test", 6, 6),
+                    ("prm eval: sample dev", 0, 4), ("prm eval: sample dev", 4, 4)]
     assert report.trajectories == 12 and report.truth["labels"] == {"correct": 12, "wrong": 12, "neutral": 0}
     assert report.truth["step_vs_truth"]["auc"] == auc and report.last_step["auc"] == auc
     if not inverted:  # flagged exactly at the first wrong step, and nothing on the right solutions

@@ -33,6 +33,7 @@ def eval_command(
     """Step AUC against the truth, first-error F1, last-step AUC, and (with --trees) the tree's Q values."""
     from domains import load_domain
     from evolve.api import Reasoner
+    from evolve.cli.render import progress_sink
     from evolve.eval.prm_eval import check_truth, evaluate_prm, write_prm_report
     from evolve.search.records import TreeFileError, read_records
 
@@ -49,8 +50,9 @@ def eval_command(
                                 fix="pass the tree file this domain was searched into, or its --domain")
     reasoner = Reasoner.from_config(cfg, prm=prm)
     dev = reasoner.domain.load_split(dev_split, limit=limit) if dev_split and dev_split in reasoner.domain.split_names else []
-    report = evaluate_prm(reasoner, test, dev, samples=samples, prm_name=str(prm), trees=records,
-                          use_truth=not no_truth)
+    with progress_sink() as events:
+        report = evaluate_prm(reasoner, test, dev, samples=samples, prm_name=str(prm), trees=records,
+                              use_truth=not no_truth, events=events)
     for path in write_prm_report(report, out):
         Console().print(str(path))
     Console().print((out / "prm_eval.md").read_text(encoding="utf-8"), markup=False, highlight=False)

@@ -24,6 +24,7 @@ from domains import Question
 from domains.truth import first_error, label_steps
 from evolve.errors import EvolveError
 from evolve.eval.stats import best_threshold, first_below, first_error_f1, roc_points
+from evolve.events import Progress, Sink, emit
 from evolve.train.maths import roc_auc
 
 if TYPE_CHECKING:
@@ -60,11 +61,17 @@ class Sampled:
     correct: bool
 
 
-def sample(reasoner: Reasoner, questions: Sequence[Question], n: int) -> list[Sampled]:
+def sample(reasoner: Reasoner, questions: Sequence[Question], n: int, *, events: Sink | None = None,
+           task: str = "prm eval: sample") -> list[Sampled]:
     """`n` sampled solutions per question, every step scored by the PRM and labelled by the checker."""
     config = reasoner.config.model_copy(deep=True)
     config.eval.n = n
-    runs = type(reasoner)(config, reasoner.domain, reasoner.generator, reasoner.scorer).run_modes(questions, ["pvs"])
+
+    def progress(_mode: str, done: int, total: int, info: dict | None = None) -> None:
+        emit(events, Progress(task, done, total, "questions", info or {}))
+
+    runs = type(reasoner)(config, reasoner.domain, reasoner.generator, reasoner.scorer).run_modes(
+        questions, ["pvs"], progress=progress if events else None)
     out = []
     for q, solution in zip(questions, runs["pvs"].solutions):
         for candidate in solution.candidates:
@@ -103,13 +110,15 @@ def last_step_metrics(test: Sequence[Sampled]) -> dict:
     return _auc_pairs([(t.scores[-1], int(t.correct)) for t in test])
 
 
-def tree_metrics(records: Sequence[dict], questions: dict[str, Question], scorer, domain) -> dict:
+def tree_metrics(records: Sequence[dict], questions: dict[str, Question], scorer, domain, *,
+                 events: Sink | None = None) -> dict:
     """On the search's own trajectories: the tree's Q values against the truth, and the PRM against the
     Monte Carlo labels (soft Q >= 0.5, dual) it is trained on."""
     from evolve.train.harvest import dual_labels
 
     q_truth, prm_soft, prm_dual = [], [], []
-    for record in records:
+    for done, record in enumerate(records):
+        emit(events, Progress("prm eval: score the trees", done, len(records), "trees"))
         question = questions.get(record["id"])
         for trajectory in [*record["pos"], *record["neg"]]:
             steps, values = trajectory["steps"][1:], trajectory["values"]
@@ -122,6 +131,7 @@ def tree_metrics(records: Sequence[dict], questions: dict[str, Question], scorer
             if scores is not None:
                 prm_soft += [(s, int(v >= 0.5)) for s, v in zip(scores, values[1:])]
                 prm_dual += [(s, int(d)) for s, d in zip(scores, dual_labels(values))]
+    emit(events, Progress("prm eval: score the trees", len(records), len(records), "trees"))
     return {"q_vs_truth": _auc_pairs(q_truth), "prm_vs_soft_mc": _auc_pairs(prm_soft),
             "prm_vs_dual_mc": _auc_pairs(prm_dual)}
 
@@ -145,15 +155,18 @@ class PRMEvalReport:
 
 
 def evaluate_prm(reasoner: Reasoner, test: Sequence[Question], dev: Sequence[Question], *, samples: int,
-                 prm_name: str, trees: Sequence[dict] | None = None, use_truth: bool = True) -> PRMEvalReport:
+                 prm_name: str, trees: Sequence[dict] | None = None, use_truth: bool = True,
+                 events: Sink | None = None) -> PRMEvalReport:
+    """Progress goes to `events`: sampling the test and dev questions, then scoring the trees."""
     check_truth(reasoner.domain.name, test, use_truth)
-    sampled = sample(reasoner, test, samples)
+    sampled = sample(reasoner, test, samples, events=events, task="prm eval: sample test")
     report = PRMEvalReport(reasoner.domain.name, prm_name, len(test), len(sampled), last_step=last_step_metrics(sampled))
     if use_truth:
-        report.truth = truth_metrics(sampled, sample(reasoner, dev, samples) if dev else [])
+        dev_sampled = sample(reasoner, dev, samples, events=events, task="prm eval: sample dev") if dev else []
+        report.truth = truth_metrics(sampled, dev_sampled)
     if trees is not None:
         by_id = {q.id: q for q in [*test, *dev, *reasoner.domain.load_split("search")]}
-        report.tree = tree_metrics(trees, by_id, reasoner.scorer, reasoner.domain)
+        report.tree = tree_metrics(trees, by_id, reasoner.scorer, reasoner.domain, events=events)
     return report
 
 
