@@ -89,14 +89,18 @@ def search_trees(ctx: RoundContext, adapter: str | None, trees: Path) -> dict:
 
 
 def harvest_stage(ctx: RoundContext, index: int) -> dict:
+    return {"data": harvest_trees(ctx, ctx.round_dir(index))}
+
+
+def harvest_trees(ctx: RoundContext, folder: Path) -> dict:
+    """folder/trees.jsonl -> folder/data/{policy,prm}.parquet; the harvest's counts."""
     from evolve.search.records import read_records
     from evolve.train.harvest import harvest
 
-    round_dir = ctx.round_dir(index)
     cfg = ctx.config
-    _, _, summary = harvest(read_records(round_dir / "trees.jsonl"), ctx.domain, top_k=cfg.policy.top_k,
-                            labeling=cfg.prm.labeling, out_dir=round_dir / "data")
-    return {"data": summary.to_dict()}
+    _, _, summary = harvest(read_records(folder / "trees.jsonl"), ctx.domain, top_k=cfg.policy.top_k,
+                            labeling=cfg.prm.labeling, out_dir=folder / "data")
+    return summary.to_dict()
 
 
 def _rows(path: Path) -> list[dict]:
@@ -232,14 +236,9 @@ def on_policy_prm_data(ctx: RoundContext, index: int, policy: str | None) -> tup
     """prm.on_policy: search the round's questions again with the policy it just trained, the one its
     PRM will score, and harvest the PRM's rows from those trees. The next round's search is the same
     search (same policy, questions and seed) and starts from them, so a run pays one extra search."""
-    from evolve.search.records import read_records
-    from evolve.train.harvest import harvest
-
     folder = ctx.round_dir(index) / PRM_SEARCH
     found = search_trees(ctx, policy, folder / "trees.jsonl")
-    _, _, summary = harvest(read_records(folder / "trees.jsonl"), ctx.domain, top_k=ctx.config.policy.top_k,
-                            labeling=ctx.config.prm.labeling, out_dir=folder / "data")
-    harvested = summary.to_dict()
+    harvested = harvest_trees(ctx, folder)
     return folder / "data", {"prm_search": {**found, "pos": harvested.get("pos"), "neg": harvested.get("neg")}}
 
 
