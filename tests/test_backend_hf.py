@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evolve.backends.base import Completion, GenerationRequest
+from evolve.backends.base import Completion, GenerationRequest, reporting_rows
 from evolve.backends.hf import HFGenerator
 from evolve.errors import ConfigError, ModelSpecError
 
@@ -189,3 +189,20 @@ def test_prompts_sharing_a_prefix_prefill_it_once_with_the_same_result(tiny_mode
 def test_empty_prompt_still_generates(tiny):
     [[completion]] = tiny.generate([greedy("", max_new_tokens=3)])
     assert completion.num_tokens == 3 and completion.finish_reason == "length"
+
+
+def test_a_call_reports_finished_rows_and_tokens_as_it_decodes(tiny):
+    requests = [GenerationRequest(p, n=3, max_new_tokens=6 + 3 * i, temperature=1.0, seed=i)
+                for i, p in enumerate(PROMPTS[:3])]
+    quiet = tiny.generate(requests)
+    tiny.row_report_every = 0.0  # every decode step
+    reports = []
+    with reporting_rows(lambda done, rows, tokens: reports.append((done, rows, tokens))):
+        loud = tiny.generate(requests)
+    assert loud == quiet  # reporting changes nothing
+    lengths = [c.num_tokens for group in loud for c in group]
+    # after decode step k, every row has k tokens or has finished with fewer; a report while rows remain
+    expected = [(sum(n <= k for n in lengths), 9, sum(min(n, k) for n in lengths)) for k in range(1, max(lengths) + 1)]
+    assert reports == [r for r in expected if r[0] < 9]
+    tiny.generate(requests)  # outside the block nobody listens
+    assert len(reports) == len([r for r in expected if r[0] < 9])

@@ -60,8 +60,19 @@ def test_progress_counts_each_question_with_its_tokens_as_it_finishes():
     lines = []
     solve_many(QUESTIONS, DOMAIN, ScriptedGenerator(respond_samples), "cot", config(),
                progress=lambda label, done, total, info: lines.append((label, done, total, info.get("tokens"))))
-    # all three finish in the one batched call, 5 tokens each; the last line holds them all, once
-    assert lines == [("cot", 0, 3, None), ("cot", 1, 3, 5), ("cot", 2, 3, 10), ("cot", 3, 3, 15)]
+    # all three finish in the one batched call, 5 tokens each (the call reports its first two rows as it
+    # goes); the last line holds them all, once
+    assert lines == [("cot", 0, 3, None), ("cot", 0, 3, 5), ("cot", 0, 3, 10),
+                     ("cot", 1, 3, 5), ("cot", 2, 3, 10), ("cot", 3, 3, 15)]
+
+
+def test_a_long_call_reports_its_finished_samples_before_it_returns():
+    lines = []
+    solve_many(QUESTIONS, DOMAIN, ScriptedGenerator(respond_samples), "sc", config(),
+               progress=lambda label, done, total, info: lines.append((done, info.get("samples"), info.get("tokens"))))
+    # one call of 3 x 6 samples (45 tokens each question): the rows of the first two questions are reported
+    # while the call runs, then the questions finish
+    assert lines == [(0, None, None), (0, "6/18", 45), (0, "12/18", 90), (1, None, 45), (2, None, 90), (3, None, 135)]
 
 
 @pytest.mark.parametrize("mode,answer,chosen,votes", [

@@ -2,7 +2,7 @@
 
 import io
 
-from evolve.cli.render import LineRenderer, progress_sink
+from evolve.cli.render import LineRenderer, RichRenderer, progress_sink
 from evolve.events import Note, Progress, Stage
 
 
@@ -53,3 +53,24 @@ def test_quiet_means_no_sink_and_a_log_gets_lines():
     stream = io.StringIO()
     with progress_sink(stream=stream) as sink:
         assert isinstance(sink, LineRenderer)
+
+
+def test_terminal_bars_show_the_same_eta_and_each_stage_gets_new_bars():
+    from rich.console import Console
+
+    clock = Clock()
+    render = RichRenderer(Console(file=io.StringIO(), force_terminal=False), clock=clock)
+    try:
+        render(Stage("round 0 eval"))
+        render(Progress("eval sc", 0, 50, "questions"))
+        etas = []
+        for done, at in ((1, 50), (5, 90), (50, 91)):
+            clock.now = 1000.0 + at
+            render(Progress("eval sc", done, 50, "questions"))
+            etas.append(render.bars.tasks[-1].fields["eta"])
+        assert etas == ["", "ETA 13m30s", ""]  # no guess at 2%, the plain lines' figure at 10%, none when done
+        render(Stage("round 1 eval"))
+        render(Progress("eval sc", 0, 50, "questions"))
+        assert [t.completed for t in render.bars.tasks] == [50, 0]
+    finally:
+        render.close()

@@ -9,7 +9,9 @@ domains: the rule is opaque to them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
@@ -19,6 +21,30 @@ FinishReason = Literal["stop", "length", "eos"]
 # returned a position for some text, it returns the same position for every longer text, so a
 # backend may apply it to the text as it grows, or once to the whole text.
 StopRule = Callable[[str], "int | None"]
+
+
+# (rows finished, rows in the call, tokens generated so far) during one `generate` call.
+RowProgress = Callable[[int, int, int], None]
+# A backend that decodes many rows in one call (the hf decode loop: 200 questions x 8 samples take minutes)
+# reports its finished rows to this listener as it goes, so a progress line does not fall silent until the
+# call returns. A context variable, so that it reaches the backend through wrappers that know nothing of
+# it (BatchingGenerator runs the call in one of its callers' threads); backends that cannot tell ignore it.
+_row_progress: ContextVar[RowProgress | None] = ContextVar("row_progress", default=None)
+
+
+@contextmanager
+def reporting_rows(listener: RowProgress | None) -> Iterator[None]:
+    """Within the block, `generate` calls in this thread report finished rows to `listener`."""
+    token = _row_progress.set(listener)
+    try:
+        yield
+    finally:
+        _row_progress.reset(token)
+
+
+def row_listener() -> RowProgress | None:
+    """The listener a backend should report finished rows to, if any."""
+    return _row_progress.get()
 
 
 @dataclass(frozen=True)

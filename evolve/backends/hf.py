@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evolve.backends.base import Completion, GenerationRequest, GeneratorStats
+from evolve.backends.base import Completion, GenerationRequest, GeneratorStats, row_listener
 from evolve.errors import ConfigError, ModelSpecError
 
 __all__ = ["HFGenerator", "DTYPES"]
@@ -66,6 +66,7 @@ class HFGenerator:
         self.name = name or str(model_dir)
         self.stats = GeneratorStats()
         self.max_batch_size = max_batch_size
+        self.row_report_every = 2.0  # seconds between reports of finished rows during a call (see row_listener)
         self.prefill_tokens = prefill_tokens
         # Off only to measure what sharing saves (and to test that it changes nothing).
         self.share_prefill = share_prefill
@@ -126,6 +127,8 @@ class HFGenerator:
             max_batch_size=self.max_batch_size,
             prefill_tokens=self.prefill_tokens,
             min_shared_prefix=self.min_shared_prefix if self.share_prefill else 0,
+            on_rows=row_listener(),
+            report_every=self.row_report_every,
         )
         # Taken before decoding: a prompt whose rows are admitted in parts leaves its group with only
         # the rows not yet admitted.

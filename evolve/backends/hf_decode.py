@@ -15,6 +15,7 @@ does not depend on what else is in the batch (up to float rounding of batched ma
 from __future__ import annotations
 
 import inspect
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 import torch
 from transformers.cache_utils import DynamicCache
 
-from evolve.backends.base import FinishReason, StopRule
+from evolve.backends.base import FinishReason, RowProgress, StopRule
 from evolve.backends.hf_cache import KVBlock
 from evolve.backends.hf_sampling import choose_next_tokens
 from evolve.backends.hf_text import IncrementalDetokenizer, find_stop
@@ -171,6 +172,8 @@ class BatchDecoder:
         prefill_tokens: int,
         admit_fraction: float = 0.25,
         min_shared_prefix: int = 32,
+        on_rows: RowProgress | None = None,
+        report_every: float = 2.0,
     ):
         assert max_batch_size >= 1 and prefill_tokens >= 1
         self._model = model
@@ -185,6 +188,10 @@ class BatchDecoder:
         # Below this many common tokens, a separate prefix pass costs more than it saves; 0 disables.
         self._min_shared_prefix = min_shared_prefix if min_shared_prefix > 0 else 1 << 62
         self.counters = DecodeCounters()
+        # Finished rows go to `on_rows` at most every `report_every` seconds (never for the last row: the
+        # caller sees the call return).
+        self._on_rows = on_rows
+        self._report_every = report_every
 
     def _forward(self, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: DynamicCache):
         output = self._model(
@@ -302,6 +309,9 @@ class BatchDecoder:
         block: KVBlock | None = None
         logits: torch.Tensor | None = None
         active: list[DecodeRow] = []
+        total_rows = sum(len(group.rows) for group in groups)
+        finished = generated = 0
+        last_report = time.monotonic()
         while True:
             free = self._max_rows - len(active)
             if pending and (not active or free >= self._admit_min):
@@ -325,6 +335,11 @@ class BatchDecoder:
             for row, token in zip(active, tokens):
                 if row.finish_reason is None:
                     row.accept(token, self._eos_ids)
+                    generated += 1
+                    finished += row.finish_reason is not None
+            if self._on_rows is not None and finished < total_rows and time.monotonic() - last_report >= self._report_every:
+                last_report = time.monotonic()
+                self._on_rows(finished, total_rows, generated)
             alive = [i for i, row in enumerate(active) if row.finish_reason is None]
             if not alive:
                 block, logits, active = None, None, []

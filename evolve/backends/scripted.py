@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, StopRule
+from evolve.backends.base import Completion, FinishReason, GenerationRequest, GeneratorStats, StopRule, row_listener
 
 __all__ = ["SCRIPTS", "ScriptedGenerator", "apply_stop_and_budget", "hashed_policy", "render_tagged_chat"]
 
@@ -125,6 +125,7 @@ class ScriptedGenerator:
         if self.latency:
             time.sleep(self.latency)
         results: list[list[Completion]] = []
+        listener, rows, total_rows, tokens = row_listener(), 0, sum(r.n for r in requests), 0
         for request in requests:
             if self._max_n is not None and request.n > self._max_n:
                 raise ValueError(f"request asks for n={request.n} but this generator allows at most {self._max_n}")
@@ -137,6 +138,9 @@ class ScriptedGenerator:
             self.stats.prompt_tokens += _count_words(request.prompt)
             self.stats.completions += len(completions)
             self.stats.generated_tokens += sum(c.num_tokens for c in completions)
+            rows, tokens = rows + len(completions), tokens + sum(c.num_tokens for c in completions)
+            if listener is not None and rows < total_rows:  # as the hf decode loop does: rows finished so far
+                listener(rows, total_rows, tokens)
         self.batch_sizes.append(len(requests))
         self.stats.calls += 1
         self.stats.requests += len(requests)

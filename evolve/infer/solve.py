@@ -72,8 +72,9 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
         if mode in runs:
             continue
         label = "+".join(shared) if mode in shared else mode
-        on_done, on_tick = _counter(progress, label, len(questions))
-        driver = Driver(generator, sampling, scorer=scorer, on_done=on_done, on_tick=on_tick, on_answers=on_answers)
+        on_done, on_tick, on_rows = _counter(progress, label, len(questions))
+        driver = Driver(generator, sampling, scorer=scorer, on_done=on_done, on_tick=on_tick, on_answers=on_answers,
+                        on_rows=on_rows)
         started = time.perf_counter()
         if mode in shared:
             score = any(m in PRM_MODES for m in shared)
@@ -92,10 +93,11 @@ def run_modes(questions: Sequence[Question], domain: Domain, generator: Generato
 
 
 def _counter(progress: Progress | None, label: str, total: int):
-    """Progress as questions finish, and after every backend call with the tokens so far: batched
-    questions tend to finish together at the end, and a log should not fall silent until then."""
+    """Progress as questions finish, after every backend call with the tokens so far, and during a long
+    call with its finished samples: batched questions tend to finish together at the end of one call
+    (200 questions x 8 samples are one call of several minutes), and a log should not fall silent until then."""
     if progress is None:
-        return None, None
+        return None, None, None
     progress(label, 0, total, {})
     done = finished_tokens = 0
     in_flight: list = []  # the jobs the last call left running; their token counts are live
@@ -116,7 +118,10 @@ def _counter(progress: Progress | None, label: str, total: int):
         if done < total:  # the last question's line has been shown already, with every token
             progress(label, done, total, {"tokens": tokens()})
 
-    return on_done, on_tick
+    def on_rows(rows_done: int, rows: int, call_tokens: int) -> None:
+        progress(label, done, total, {"samples": f"{rows_done}/{rows}", "tokens": tokens() + call_tokens})
+
+    return on_done, on_tick, on_rows
 
 
 def solve_many(questions: Sequence[Question], domain: Domain, generator: Generator, mode: str, config: EvalConfig,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from domains import Question
-from evolve.backends.base import Generator, StepScorer
+from evolve.backends.base import Generator, RowProgress, StepScorer, reporting_rows
 from evolve.errors import EvolveError
 from evolve.reasoner.steps import Sampling, StepPrompt
 from evolve.reasoner.work import Generate, Score, Search
@@ -83,7 +83,8 @@ class Driver:
     def __init__(self, generator: Generator, sampling: Sampling, *, scorer: StepScorer | None = None,
                  in_flight: int | None = None, merge: bool = True,
                  on_done: Callable[[Job], None] | None = None, on_tick: Callable[[Tick], None] | None = None,
-                 on_answers: Callable[[Job, Generate | Score, Any], None] | None = None):
+                 on_answers: Callable[[Job, Generate | Score, Any], None] | None = None,
+                 on_rows: RowProgress | None = None):
         self.generator = generator
         self.sampling = sampling
         self.scorer = scorer
@@ -92,6 +93,7 @@ class Driver:
         self.on_done = on_done or (lambda job: None)
         self.on_tick = on_tick or (lambda tick: None)
         self.on_answers = on_answers  # every answer a search is sent, as it is sent (for streaming)
+        self.on_rows = on_rows  # finished sample rows during a long backend call (backends that can tell)
         self.totals = Totals()
 
     def run(self, questions: Iterable[Question], make_search: Callable[[Question], Search | tuple[Search, Any]],
@@ -141,10 +143,11 @@ class Driver:
             return
         requests = [self.sampling.request(job.prompt.prompt(item.steps), item) for job, item in owners]
         started = time.perf_counter()
-        if self.merge:
-            groups = self.generator.generate(requests)
-        else:
-            groups = [self.generator.generate([request])[0] for request in requests]
+        with reporting_rows(self.on_rows):
+            if self.merge:
+                groups = self.generator.generate(requests)
+            else:
+                groups = [self.generator.generate([request])[0] for request in requests]
         seconds = time.perf_counter() - started
         self.totals.calls += 1
         self.totals.generate_seconds += seconds
