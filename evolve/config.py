@@ -161,6 +161,10 @@ class PRMConfig(_TrainingSection):
     on_policy: bool = Field(
         False, description="train the round's PRM on trees searched by the policy the round just trained (the one it "
         "will score), not by the previous one; the next round's search reuses them, so a run pays one extra search")
+    init: Literal["base", "policy"] = Field(
+        "base", description="the LM the PRM starts from: the base model (MedS3), or the round's policy (the base with "
+        "the round's LoRA merged in), which has learned to write and compute the domain's steps; a copy of that "
+        "adapter goes into the PRM folder")
     max_trajectories: int | None = Field(
         None, ge=1, description="train on a seeded sample of at most this many trajectories (PRM training is the "
         "slowest stage on a CPU: about 2 s per trajectory for the 135M model on 2 cores)")

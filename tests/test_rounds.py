@@ -286,3 +286,22 @@ def test_on_policy_prm_trains_on_the_new_policys_trees_and_the_next_search_reuse
     assert second["data"]["search_reused"] == "round-1/prm-search/trees.jsonl"
     assert second["models"]["search_policy"] == first["models"]["policy"]
     assert (tmp_path / "round-2" / "prm-search" / "trees.jsonl").is_file()  # searched by round 2's own policy
+
+
+def test_prm_init_policy_starts_the_prm_from_the_rounds_own_policy(tmp_path, tiny_model_dir):
+    from evolve.backends.scripted import ScriptedGenerator
+    from evolve.rounds.runner import run_rounds
+    from tests.test_golden import SEARCH, respond
+
+    lora = "{r: 2, lora_alpha: 4, lora_dropout: 0.0, target_modules: all-linear}"
+    config = load_config(None, [*SEARCH, f"model.spec={tiny_model_dir}", "model.threads=1", "prm.init=policy",
+                                "eval.modes=[cot]", "eval.limit=2", "run.baseline=false", "run.rounds=1",
+                                "policy.epochs=1", "policy.batch_size=2", f"policy.lora={lora}",
+                                "prm.epochs=1", "prm.batch_size=2", f"prm.lora={lora}"])
+    run_rounds(config, tmp_path, factory=lambda lora_dir: ScriptedGenerator(respond))
+    manifest = json.loads((tmp_path / "round-1" / "manifest.json").read_text())
+    policy, prm = tmp_path / manifest["models"]["policy"], tmp_path / manifest["models"]["prm"]
+    meta = json.loads((prm / "prm.json").read_text())
+    assert meta["init_adapter"]["from"] == str(policy.resolve())
+    assert (prm / "init_adapter" / "adapter_model.safetensors").read_bytes() == \
+        (policy / "adapter_model.safetensors").read_bytes()

@@ -193,3 +193,55 @@ def test_bad_prm_rows_fail_in_one_line(tiny_model_dir, tmp_path):
     with pytest.raises(TrainingError, match="max_length"):
         train([{**row, "prompt": "long " * 200}], max_length=16)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def random_policy_adapter(model_dir: Path, out: Path) -> Path:
+    """A causal-LM LoRA adapter with random (non-zero) B matrices, as if a policy had been trained."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(7)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
+                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    for name, param in model.named_parameters():
+        if "lora_B" in name:
+            param.data.normal_(0, 0.5)
+    model.save_pretrained(out)
+    return out
+
+
+def test_a_prm_started_from_the_policy_carries_it_and_scores_as_the_merged_model(tiny_model_dir, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoModelForTokenClassification
+
+    from evolve.prm import load_prm
+    from evolve.prm.encoding import step_probabilities
+
+    policy = random_policy_adapter(tiny_model_dir, tmp_path / "policy")
+    result = train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "run", config=config(epochs=2),
+                       init_adapter=policy)
+    prm_dir = Path(result.prm_dir)
+    meta = json.loads((prm_dir / "prm.json").read_text())
+    assert meta["init_adapter"] == {"path": "init_adapter", "from": str(policy.resolve())}
+    assert (prm_dir / "init_adapter" / "adapter_model.safetensors").read_bytes() == \
+        (policy / "adapter_model.safetensors").read_bytes()
+
+    # the reference: the policy merged into the causal LM, its body moved under a fresh token head, the PRM on top
+    causal = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(policy)).merge_and_unload()
+    reference = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    reference.model.load_state_dict(causal.model.state_dict())
+    reference = PeftModel.from_pretrained(reference, str(prm_dir)).merge_and_unload().eval()
+    scorer = load_prm(prm_dir)
+    question, steps = "Question 3: what raises pressure?", ["the heart raises pressure by 3 units.", "The answer is (A)."]
+    expected = step_probabilities(reference, [scorer.encode(question, steps)], pad_id=scorer._pad_id)[0]
+    assert scorer.score(question, [steps])[0] == pytest.approx(expected, abs=1e-5)
+    body = AutoModelForTokenClassification.from_pretrained(tiny_model_dir, num_labels=2).model.layers[0].mlp.up_proj.weight
+    assert not torch.allclose(scorer.model.model.layers[0].mlp.up_proj.weight, body)  # the policy is in there
+
+    moved = shutil.copytree(prm_dir, tmp_path / "elsewhere" / "prm")  # the folder alone is the PRM
+    shutil.rmtree(policy)
+    assert load_prm(moved).score(question, [steps]) == scorer.score(question, [steps])
+    with pytest.raises(ModelSpecError, match="not a PEFT LoRA adapter"):
+        train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "run2", config=config(), init_adapter=policy)

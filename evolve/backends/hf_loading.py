@@ -93,3 +93,16 @@ def pad_id(tokenizer: Any) -> int:
     """The id to pad batches with: the tokenizer's own, else EOS (padding is masked, so any id works)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return int(pad or 0)
+
+
+def merge_adapter(model: Any, adapter: str | Path) -> Any:
+    """`model` with the LoRA `adapter` merged into its weights, whatever head `model` has: this is how a
+    PRM starts from the policy (a causal-LM adapter on a token-classification model). peft would wrap
+    the model for the adapter's task type, and a causal-LM wrapper needs generation methods that a
+    token-classification model lacks, so the task type is dropped: only the LoRA weights matter here."""
+    from peft import PeftConfig, PeftModel
+
+    config = PeftConfig.from_pretrained(str(adapter))
+    config.task_type = None
+    with quiet_loading():
+        return PeftModel.from_pretrained(model, str(adapter), config=config).merge_and_unload()

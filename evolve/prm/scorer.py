@@ -16,6 +16,7 @@ from evolve.backends.hf_loading import (
     IDENTITY_KEYS,
     base_identity,
     load_tokenizer,
+    merge_adapter,
     pad_id,
     quiet_loading,
     torch_threads,
@@ -90,6 +91,8 @@ def load_prm(prm_dir: str | os.PathLike[str], base_dir: str | os.PathLike[str] |
 
     with quiet_loading():
         model = AutoModelForTokenClassification.from_pretrained(str(base), num_labels=2, dtype=torch.float32)
+        if meta.get("init_adapter"):  # prm.init: policy, the policy it started from merged first
+            model = merge_adapter(model, Path(prm_dir) / meta["init_adapter"]["path"])
         # Merged once here: scoring then costs what the base model costs.
         model = PeftModel.from_pretrained(model, str(prm_dir)).merge_and_unload()
     limit = getattr(model.config, "max_position_embeddings", None)

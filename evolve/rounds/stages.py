@@ -13,7 +13,7 @@ from domains import Domain
 from evolve.api import Reasoner, base_folder, build_scorer
 from evolve.backends.base import Generator
 from evolve.config import Config
-from evolve.errors import TrainingError
+from evolve.errors import ConfigError, TrainingError
 from evolve.events import Note, Sink, emit
 from evolve.infer.modes import PRM_MODES
 from evolve.scale import reasoner_for
@@ -223,10 +223,17 @@ def prm_stage(ctx: RoundContext, index: int, *, policy: str | None = None) -> di
     data_dir, extra = ctx.round_dir(index) / "data", {}
     if cfg.prm.on_policy:
         data_dir, extra = on_policy_prm_data(ctx, index, policy)
-    rows = data_parallel(ctx, "prm", _rows(data_dir / "prm.parquet"), ctx.round_dir(index) / "prm", cfg.prm)
+    init = None
+    if cfg.prm.init == "policy":
+        if policy is None:
+            raise ConfigError(f"prm.init is policy, but round {index} has no policy adapter", where="prm.init",
+                              fix="set prm.init=base")
+        init = ctx.path(policy)
+    rows = data_parallel(ctx, "prm", _rows(data_dir / "prm.parquet"), ctx.round_dir(index) / "prm", cfg.prm,
+                         init_adapter=init)
     result = train_prm(rows,
                        base_dir=base_folder(cfg.prm.base or cfg.model.spec), out_dir=ctx.round_dir(index) / "prm",
-                       config=cfg.prm, threads=cfg.model.threads, events=ctx.events)
+                       config=cfg.prm, init_adapter=init, threads=cfg.model.threads, events=ctx.events)
     metrics = {"steps": result.steps, **_loss_summary(result.losses), **result.metrics}
     metrics = {k: v for k, v in metrics.items() if "seconds" not in k}  # times live in `timings`
     return {"models": {"prm": ctx.relative(result.prm_dir)}, "metrics": {"prm": metrics}, "data": extra}

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from evolve.backends.hf_loading import quiet_loading
-from evolve.errors import ConfigError
+from evolve.errors import ConfigError, ModelSpecError
 
-__all__ = ["lora_config", "wrap_lora", "resolve_base", "save_atomic"]
+__all__ = ["lora_config", "wrap_lora", "resolve_base", "save_atomic", "check_adapter", "adapter_digest"]
 
 
 
@@ -53,6 +53,24 @@ def lora_config(lora: dict, *, task_type: str, where: str, exclude: tuple[str, .
         raise ConfigError(f"lora_alpha={config.lora_alpha!r} is not a number", where=where,
                           fix="set e.g. lora_alpha: 32")
     return config
+
+
+def check_adapter(path: str | os.PathLike[str]) -> Path:
+    adapter = Path(path)
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelSpecError(f"'{adapter}' holds no adapter_config.json, so it is not a PEFT LoRA adapter",
+                             where=str(adapter), fix="pass the adapter folder of an earlier round (<out_dir>/adapter)")
+    return adapter.resolve()
+
+
+def adapter_digest(adapter: Path) -> str:
+    """A short hash of an adapter's weights, for fingerprints: a retrained adapter at the same path differs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(adapter.glob("adapter_model.*")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def resolve_base(base_dir: str | os.PathLike[str]) -> Path:

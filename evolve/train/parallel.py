@@ -140,7 +140,7 @@ def _run(path: Path) -> None:
     else:
         from evolve.train.prm import train_prm
 
-        train_prm(rows, config=PRMConfig.model_validate(job["config"]), **common)
+        train_prm(rows, config=PRMConfig.model_validate(job["config"]), init_adapter=job.get("init_adapter"), **common)
     barrier()
 
 

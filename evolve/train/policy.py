@@ -16,10 +16,10 @@ from typing import Any
 
 from evolve.backends.hf_loading import base_identity, load_tokenizer, pad_id, quiet_loading, torch_threads
 from evolve.config import PolicyConfig
-from evolve.errors import ModelSpecError, TrainingError
+from evolve.errors import TrainingError
 from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
-from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
+from evolve.train.models import check_adapter, lora_config, resolve_base, save_atomic, wrap_lora
 from evolve.train.parallel import barrier, device, is_main
 from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat_template
 
@@ -40,14 +40,6 @@ class TrainResult:
     merged_dir: str | None = None
     skipped: int = 0  # rows with no completion token left after truncation to max_length
     finished: bool = True
-
-
-def _check_adapter(path: str | os.PathLike[str]) -> Path:
-    adapter = Path(path)
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelSpecError(f"'{adapter}' holds no adapter_config.json, so it is not a PEFT LoRA adapter",
-                             where=str(adapter), fix="pass the adapter folder of an earlier round (<out_dir>/adapter)")
-    return adapter.resolve()
 
 
 def _encode(tokenizer: Any, rows: Sequence[dict], max_length: int) -> tuple[list[PolicyExample], int]:
@@ -129,7 +121,7 @@ def train_policy(
     tokenizer = load_tokenizer(base)
     require_chat_template(tokenizer, where=str(base))
     lora = lora_config(config.lora, task_type="CAUSAL_LM", where="policy.lora")
-    adapter_in = _check_adapter(init_adapter) if init_adapter is not None else None
+    adapter_in = check_adapter(init_adapter) if init_adapter is not None else None
     out = Path(out_dir)
     fingerprint = run_fingerprint(config, rows, base=base_identity(base), init_adapter=str(adapter_in))
     done = read_done(out, fingerprint)

@@ -4,19 +4,29 @@ A row is `{"question_id", "prompt", "completions": [step 1, ...], "labels": [l_1
 label of step i sits on the last token of its separator (`tokenise.encode_steps`). `soft` trains
 cross-entropy against [1 - Q, Q], `dual` BCE against hard 0/1 labels (`losses.py`). Whole questions
 are held out for step AUC and accuracy. The result, `out_dir/prm`, is a PEFT adapter (LoRA plus the
-head) and `prm.json`, which ties it to its base model; `evolve.prm.load_prm` loads it.
+head) and `prm.json`, which ties it to its base model; `evolve.prm.load_prm` loads it. With an
+`init_adapter` (`prm.init: policy`), the base first has the round's policy LoRA merged in, and a copy of
+that adapter goes into the PRM folder (`INIT_ADAPTER`), so the PRM loads from its own folder alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evolve.backends.hf_loading import base_identity, load_tokenizer, pad_id, quiet_loading, torch_threads
+from evolve.backends.hf_loading import (
+    base_identity,
+    load_tokenizer,
+    merge_adapter,
+    pad_id,
+    quiet_loading,
+    torch_threads,
+)
 from evolve.config import PRMConfig
 from evolve.errors import TrainingError
 from evolve.events import Sink
@@ -24,13 +34,21 @@ from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_prob
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
 from evolve.train.maths import holdout_split, sample_indices, step_metrics
-from evolve.train.models import lora_config, resolve_base, save_atomic, wrap_lora
+from evolve.train.models import (
+    adapter_digest,
+    check_adapter,
+    lora_config,
+    resolve_base,
+    save_atomic,
+    wrap_lora,
+)
 from evolve.train.parallel import barrier, device, is_main
 
-__all__ = ["PRMResult", "train_prm", "PRM_VERSION", "HEAD_MODULES"]
+__all__ = ["PRMResult", "train_prm", "PRM_VERSION", "HEAD_MODULES", "INIT_ADAPTER"]
 
 PRM_VERSION = 1
 HEAD_MODULES = ("score", "classifier")  # what transformers calls the token head, by architecture
+INIT_ADAPTER = "init_adapter"  # in a PRM folder: the policy adapter merged into the base before training
 
 
 @dataclass
@@ -135,12 +153,14 @@ def train_prm(
     base_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     config: PRMConfig,
+    init_adapter: str | os.PathLike[str] | None = None,
     threads: int | None = None,
     events: Sink | None = None,
     stop_after: int | None = None,
 ) -> PRMResult:
     """Train the PRM on `rows` into `out_dir/prm`, resuming an unfinished run in `out_dir` and
-    returning a finished one's saved result at once. `stop_after`: see `train_policy`."""
+    returning a finished one's saved result at once. `init_adapter`: a policy LoRA adapter merged into
+    the base before the PRM's own LoRA and head are added. `stop_after`: see `train_policy`."""
     rows = list(rows)
     if not rows:
         raise TrainingError("no PRM rows to train on", where="prm",
@@ -151,8 +171,9 @@ def train_prm(
     tokenizer = load_tokenizer(base)
     lora = lora_config(config.lora, task_type="TOKEN_CLS", where="prm.lora", exclude=HEAD_MODULES)
     identity = base_identity(base)
+    init = check_adapter(init_adapter) if init_adapter is not None else None
     out = Path(out_dir)
-    fingerprint = run_fingerprint(config, rows, base=identity)
+    fingerprint = run_fingerprint(config, rows, base=identity, **({"init": adapter_digest(init)} if init else {}))
     done = read_done(out, fingerprint)
     if done is not None:
         return PRMResult(**done["result"])
@@ -172,6 +193,8 @@ def train_prm(
     torch.manual_seed(config.seed)  # the head's init and LoRA's
     with quiet_loading():
         model = AutoModelForTokenClassification.from_pretrained(str(base), num_labels=2, dtype=torch.float32)
+    if init is not None:
+        model = merge_adapter(model, init)
     model = wrap_lora(model, lora, where="prm.lora")
     model.to(device())  # this rank's GPU, or the CPU
     pad = pad_id(tokenizer)
@@ -196,6 +219,7 @@ def train_prm(
         meta = {
             "version": PRM_VERSION,
             "base": {**identity, "path": str(base.resolve()), "spec": str(base_dir)},
+            "init_adapter": {"path": INIT_ADAPTER, "from": str(init)} if init else None,
             "labeling": config.labeling,
             "separator": SEPARATOR,
             "max_length": config.max_length,
@@ -204,6 +228,8 @@ def train_prm(
 
         def write(folder: Path) -> None:
             model.save_pretrained(folder)
+            if init is not None:
+                shutil.copytree(init, folder / INIT_ADAPTER)
             (folder / "prm.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
         result.prm_dir = str(save_atomic(out, "prm", write))
