@@ -99,6 +99,10 @@ def test_resume_after_a_stop_ends_where_an_uninterrupted_run_ends(tiny_model_dir
     # a finished folder answers at once with the saved result
     again = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "cut", config=config())
     assert again == resumed
+    # ... and from where it lies now, once the run folder has moved
+    (tmp_path / "cut").rename(tmp_path / "moved")
+    moved = train_policy(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "moved", config=config())
+    assert moved.adapter_dir == str(tmp_path / "moved" / "adapter") and moved.losses == resumed.losses
 
 
 def test_continuing_from_a_previous_adapter(tiny_model_dir, tmp_path):

@@ -245,3 +245,9 @@ def test_a_prm_started_from_the_policy_carries_it_and_scores_as_the_merged_model
     assert load_prm(moved).score(question, [steps]) == scorer.score(question, [steps])
     with pytest.raises(ModelSpecError, match="not a PEFT LoRA adapter"):
         train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=tmp_path / "run2", config=config(), init_adapter=policy)
+
+
+def test_a_finished_run_moved_elsewhere_answers_with_its_new_place(soft_prm, tiny_model_dir, tmp_path):
+    moved = shutil.copytree(Path(soft_prm.prm_dir).parent, tmp_path / "moved")
+    again = train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=moved, config=config())
+    assert again.prm_dir == str(moved / "prm") and again.losses == soft_prm.losses  # found, not retrained

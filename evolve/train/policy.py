@@ -125,8 +125,10 @@ def train_policy(
     out = Path(out_dir)
     fingerprint = run_fingerprint(config, rows, base=base_identity(base), init_adapter=str(adapter_in))
     done = read_done(out, fingerprint)
-    if done is not None:
-        return TrainResult(**done["result"])
+    if done is not None:  # the artefacts where they lie now: a run folder may have been moved since
+        result = done["result"]
+        return TrainResult(**{**result, "adapter_dir": str(out / "adapter"),
+                              "merged_dir": str(out / "merged") if result.get("merged_dir") else None})
     examples, skipped = _encode(tokenizer, rows, config.max_length)
     if not examples:
         raise TrainingError(f"all {len(rows)} policy rows are longer than max_length={config.max_length} before "

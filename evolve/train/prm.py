@@ -175,8 +175,8 @@ def train_prm(
     out = Path(out_dir)
     fingerprint = run_fingerprint(config, rows, base=identity, **({"init": adapter_digest(init)} if init else {}))
     done = read_done(out, fingerprint)
-    if done is not None:
-        return PRMResult(**done["result"])
+    if done is not None:  # the PRM where it lies now: a run folder may have been moved since
+        return PRMResult(**{**done["result"], "prm_dir": str(out / "prm")})
     train_idx, held_idx = holdout_split([r["question_id"] for r in rows],
                                         config.holdout, config.seed)
     encoded = _encode(tokenizer, rows, config.max_length)

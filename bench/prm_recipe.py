@@ -1,0 +1,161 @@
+"""Which PRM recipe ranks steps best? Variants of one round's PRM, trained on the same rows and scored on
+the same sampled steps against the truth.
+
+    EVOLVE_HOME=runs/learning-home .venv/bin/python bench/prm_recipe.py --run runs/learning/base --round 1 \\
+        --variant e3-lr5e-4 prm.epochs=3 prm.learning_rate=5e-4 \\
+        --variant policy-init prm.init=policy [--variant NAME KEY=VALUE ...]
+
+It takes a finished round of `bench/learning.py` and the rows its PRM trained on (`round-r/prm-search/data`
+when the run used `prm.on_policy`, else `round-r/data`). Each variant is the run's own config with its
+`KEY=VALUE` overrides of the `prm` section (for example `prm.init=policy`, which starts the PRM from the
+round's policy). Every variant trains on those rows, and then it scores the same solutions as the round's
+own PRM: the round's policy sampled once, 4 per question, on the first 100 test questions and the dev
+set. The dev set chooses the first-error threshold. So the comparison is paired, step for step.
+
+Everything goes to RUN/round-r/prm-recipe/: samples.pkl (the sampled solutions), NAME/prm (each variant),
+compare.json, compare.md and compare.png (ROC curves against the truth). Each piece is skipped once it
+has been written, so the command resumes, and adding a variant later trains only that one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from learning import PRM_CHECK_QUESTIONS  # noqa: E402
+from prm_on_policy import check, plot, strip_roc  # noqa: E402
+
+ROUND_PRM = "the round's own PRM"
+
+
+def rescored(samples: list, scorer, domain) -> list:
+    """The same sampled steps with `scorer`'s scores: one scorer call per question."""
+    groups: dict[str, list[int]] = {}
+    for index, sampled in enumerate(samples):
+        groups.setdefault(sampled.question.id, []).append(index)
+    out = list(samples)
+    for indices in groups.values():
+        question = samples[indices[0]].question
+        scores = scorer.score(domain.format_question(question), [samples[i].steps for i in indices])
+        for index, score in zip(indices, scores):
+            out[index] = replace(samples[index], scores=score)
+    return out
+
+
+def parse_variants(items: list[list[str]]) -> dict[str, list[str]]:
+    variants = {}
+    for name, *overrides in items:
+        bad = [o for o in overrides if "=" not in o or not o.startswith("prm.")]
+        if bad or name in variants or name == ROUND_PRM:
+            sys.exit(f"--variant {name}: give a new name, then prm.KEY=VALUE overrides (not {' '.join(bad) or name})")
+        variants[name] = overrides
+    return variants
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="an arm folder of bench/learning.py (runs/learning/base)")
+    parser.add_argument("--round", type=int, default=1)
+    parser.add_argument("--variant", nargs="+", action="append", default=[], metavar="NAME [prm.KEY=VALUE ...]",
+                        help="a PRM recipe to train and compare (repeatable)")
+    parser.add_argument("--prm-samples", type=int, default=4)
+    args = parser.parse_args()
+    variants = parse_variants(args.variant)
+
+    from domains import load_domain
+    from evolve.api import Reasoner, base_folder, build_scorer
+    from evolve.cli.render import progress_sink
+    from evolve.config import load_config
+    from evolve.eval.prm_eval import sample
+    from evolve.rounds.runner import KeepLast, default_factory
+    from evolve.rounds.stages import PRM_SEARCH
+    from evolve.train.harvest import read_parquet
+    from evolve.train.prm import train_prm
+
+    run, index = args.run, args.round
+    round_dir = run / f"round-{index}"
+    manifest = json.loads((round_dir / "manifest.json").read_text(encoding="utf-8"))
+    config = load_config(run / "config.yaml")
+    domain = load_domain(config.data.domain)
+    policy, round_prm = run / manifest["models"]["policy"], run / manifest["models"]["prm"]
+    data_dir = round_dir / PRM_SEARCH / "data" if config.prm.on_policy else round_dir / "data"
+    rows = read_parquet(data_dir / "prm.parquet")
+    out = round_dir / "prm-recipe"
+    out.mkdir(parents=True, exist_ok=True)
+
+    with progress_sink(False) as events:
+        trained, seconds = {}, {}
+        for name, overrides in variants.items():
+            variant = load_config(run / "config.yaml", overrides)
+            started = time.perf_counter()
+            trained[name] = train_prm(rows, base_dir=base_folder(variant.prm.base or variant.model.spec),
+                                      out_dir=out / name, config=variant.prm,
+                                      init_adapter=str(policy) if variant.prm.init == "policy" else None,
+                                      threads=variant.model.threads, events=events)
+            seconds[name] = trained[name].seconds or time.perf_counter() - started
+
+        cache = out / "samples.pkl"
+        if cache.exists():
+            test_samples, dev_samples = pickle.loads(cache.read_bytes())
+        else:
+            reasoner = Reasoner(config, domain, KeepLast(default_factory(config))(str(policy)),
+                                build_scorer(str(round_prm), config))
+            test = domain.load_split("test", limit=config.eval.limit)[:PRM_CHECK_QUESTIONS]
+            test_samples = sample(reasoner, test, args.prm_samples, events=events, task="sample test")
+            dev_samples = sample(reasoner, domain.load_split("dev"), args.prm_samples, events=events, task="sample dev")
+            cache.write_bytes(pickle.dumps((test_samples, dev_samples)))
+
+        path = out / "compare.json"
+        result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"variants": {}}
+        curves = {}
+        for name, prm_dir in [(ROUND_PRM, str(round_prm)), *((n, t.prm_dir) for n, t in trained.items())]:
+            scorer = build_scorer(prm_dir, config)
+            checked = check(rescored(test_samples, scorer, domain), rescored(dev_samples, scorer, domain))
+            curves[name] = checked["truth"]["step_vs_truth"]
+            if name == ROUND_PRM:
+                train_metrics = manifest["metrics"]["prm"]
+            else:
+                losses = trained[name].losses
+                train_metrics = {**trained[name].metrics, "last_loss": round(losses[-1], 4) if losses else None}
+            result["variants"][name] = {"overrides": variants.get(name, []), "prm": prm_dir,
+                                        "train": train_metrics, "train_seconds": seconds.get(name),
+                                        **strip_roc(checked)}
+        result.update(round=index, policy=str(policy), trajectories=len(test_samples),
+                      dev_trajectories=len(dev_samples), rows=len(rows), rows_from=str(data_dir))
+        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    plot(curves, out / "compare.png", f"round-{index} policy's steps: PRM recipes against the truth")
+    (out / "compare.md").write_text(markdown(result) + "\n", encoding="utf-8")
+    print(markdown(result))
+    print(out / "compare.png")
+
+
+def markdown(result: dict) -> str:
+    def fmt(value) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = [f"# Round {result['round']}: PRM recipes on the same {result['trajectories']} sampled solutions", "",
+             f"Every PRM trained on the same {result['rows']} trajectories ({result['rows_from']}); "
+             f"{result['dev_trajectories']} dev solutions choose the first-error threshold.", "",
+             "| PRM | overrides | step AUC vs truth | last step vs final answer | first-error F1 "
+             "| held-out AUC vs MC labels | final training loss | training s |", "|---|---|---|---|---|---|---|---|"]
+    for name, v in result["variants"].items():
+        truth, train = v["truth"], v["train"] or {}
+        loss = train.get("last_loss")
+        lines.append(f"| {name} | {' '.join(v['overrides']) or '(the run config)'} | {fmt(truth['step_vs_truth']['auc'])} "
+                     f"({truth['step_vs_truth']['steps']} steps) | {fmt(v['last_step']['auc'])} "
+                     f"| {fmt(truth['first_error'].get('f1'))} | {fmt(train.get('auc'))} | {fmt(loss)} "
+                     f"| {'-' if v['train_seconds'] is None else round(v['train_seconds'])} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
