@@ -32,9 +32,18 @@ sys.path.insert(0, str(ROOT / "bench"))
 from learning import PRM_CHECK_QUESTIONS, per_question  # noqa: E402
 
 
-def rescored(sampled: list, scorer, domain) -> list:
-    """The same sampled steps with another PRM's scores."""
-    return [replace(s, scores=scorer.score(domain.format_question(s.question), [s.steps])[0]) for s in sampled]
+def rescored(samples: list, scorer, domain) -> list:
+    """The same sampled steps with another PRM's scores: one scorer call per question."""
+    groups: dict[str, list[int]] = {}
+    for index, sampled in enumerate(samples):
+        groups.setdefault(sampled.question.id, []).append(index)
+    out = list(samples)
+    for indices in groups.values():
+        question = samples[indices[0]].question
+        scores = scorer.score(domain.format_question(question), [samples[i].steps for i in indices])
+        for index, score in zip(indices, scores):
+            out[index] = replace(samples[index], scores=score)
+    return out
 
 
 def check(sampled: list, dev: list) -> dict:

@@ -13,8 +13,9 @@ own PRM: the round's policy sampled once, 4 per question, on the first 100 test 
 set. The dev set chooses the first-error threshold. So the comparison is paired, step for step.
 
 Everything goes to RUN/round-r/prm-recipe/: samples.pkl (the sampled solutions), NAME/prm (each variant),
-compare.json, compare.md and compare.png (ROC curves against the truth). Each piece is skipped once it
-has been written, so the command resumes, and adding a variant later trains only that one.
+compare.json, compare.md and compare.png (ROC curves against the truth) for the variants named in this
+command. Trained variants and the samples are kept, so the command resumes, and naming a variant again
+later costs only its scoring.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import json
 import pickle
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,31 +32,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from learning import PRM_CHECK_QUESTIONS  # noqa: E402
-from prm_on_policy import check, plot, strip_roc  # noqa: E402
+from prm_on_policy import check, plot, rescored, strip_roc  # noqa: E402
 
 ROUND_PRM = "the round's own PRM"
-
-
-def rescored(samples: list, scorer, domain) -> list:
-    """The same sampled steps with `scorer`'s scores: one scorer call per question."""
-    groups: dict[str, list[int]] = {}
-    for index, sampled in enumerate(samples):
-        groups.setdefault(sampled.question.id, []).append(index)
-    out = list(samples)
-    for indices in groups.values():
-        question = samples[indices[0]].question
-        scores = scorer.score(domain.format_question(question), [samples[i].steps for i in indices])
-        for index, score in zip(indices, scores):
-            out[index] = replace(samples[index], scores=score)
-    return out
 
 
 def parse_variants(items: list[list[str]]) -> dict[str, list[str]]:
     variants = {}
     for name, *overrides in items:
         bad = [o for o in overrides if "=" not in o or not o.startswith("prm.")]
-        if bad or name in variants or name == ROUND_PRM:
-            sys.exit(f"--variant {name}: give a new name, then prm.KEY=VALUE overrides (not {' '.join(bad) or name})")
+        if bad or name in variants or name == ROUND_PRM or "=" in name or "/" in name:
+            sys.exit(f"--variant {name}: give a new name (a folder name), then prm.KEY=VALUE overrides "
+                     f"(not {' '.join(bad) or name})")
         variants[name] = overrides
     return variants
 
@@ -93,9 +80,9 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     with progress_sink(False) as events:
-        trained, seconds = {}, {}
+        trained, seconds, configs = {}, {}, {ROUND_PRM: config}
         for name, overrides in variants.items():
-            variant = load_config(run / "config.yaml", overrides)
+            variant = configs[name] = load_config(run / "config.yaml", overrides)
             started = time.perf_counter()
             trained[name] = train_prm(rows, base_dir=base_folder(variant.prm.base or variant.model.spec),
                                       out_dir=out / name, config=variant.prm,
@@ -103,22 +90,23 @@ def main() -> None:
                                       threads=variant.model.threads, events=events)
             seconds[name] = trained[name].seconds or time.perf_counter() - started
 
-        cache = out / "samples.pkl"
+        cache, drawn_by = out / "samples.pkl", {"policy": str(policy), "per_question": args.prm_samples}
         if cache.exists():
-            test_samples, dev_samples = pickle.loads(cache.read_bytes())
+            cached = pickle.loads(cache.read_bytes())
+            if cached["drawn_by"] != drawn_by:
+                sys.exit(f"{cache} holds samples drawn by {cached['drawn_by']}, not {drawn_by}: delete it to sample anew")
+            test_samples, dev_samples = cached["test"], cached["dev"]
         else:
             reasoner = Reasoner(config, domain, KeepLast(default_factory(config))(str(policy)),
                                 build_scorer(str(round_prm), config))
             test = domain.load_split("test", limit=config.eval.limit)[:PRM_CHECK_QUESTIONS]
             test_samples = sample(reasoner, test, args.prm_samples, events=events, task="sample test")
             dev_samples = sample(reasoner, domain.load_split("dev"), args.prm_samples, events=events, task="sample dev")
-            cache.write_bytes(pickle.dumps((test_samples, dev_samples)))
+            cache.write_bytes(pickle.dumps({"drawn_by": drawn_by, "test": test_samples, "dev": dev_samples}))
 
-        path = out / "compare.json"
-        result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"variants": {}}
-        curves = {}
+        result, curves = {"variants": {}}, {}  # this invocation's variants, all on the same samples
         for name, prm_dir in [(ROUND_PRM, str(round_prm)), *((n, t.prm_dir) for n, t in trained.items())]:
-            scorer = build_scorer(prm_dir, config)
+            scorer = build_scorer(prm_dir, configs[name])
             checked = check(rescored(test_samples, scorer, domain), rescored(dev_samples, scorer, domain))
             curves[name] = checked["truth"]["step_vs_truth"]
             if name == ROUND_PRM:
@@ -131,7 +119,7 @@ def main() -> None:
                                         **strip_roc(checked)}
         result.update(round=index, policy=str(policy), trajectories=len(test_samples),
                       dev_trajectories=len(dev_samples), rows=len(rows), rows_from=str(data_dir))
-        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot(curves, out / "compare.png", f"round-{index} policy's steps: PRM recipes against the truth")
     (out / "compare.md").write_text(markdown(result) + "\n", encoding="utf-8")
     print(markdown(result))

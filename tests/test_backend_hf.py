@@ -191,18 +191,18 @@ def test_empty_prompt_still_generates(tiny):
     assert completion.num_tokens == 3 and completion.finish_reason == "length"
 
 
-def test_a_call_reports_finished_rows_and_tokens_as_it_decodes(tiny):
+def test_a_call_reports_finished_samples_and_tokens_as_it_decodes(tiny):
     requests = [GenerationRequest(p, n=3, max_new_tokens=6 + 3 * i, temperature=1.0, seed=i)
-                for i, p in enumerate(PROMPTS[:3])]
+                for i, p in enumerate(PROMPTS[:3])] + [greedy(PROMPTS[3], max_new_tokens=7, n=2)]
     quiet = tiny.generate(requests)
     tiny.row_report_every = 0.0  # every decode step
     reports = []
-    with reporting_rows(lambda done, rows, tokens: reports.append((done, rows, tokens))):
+    with reporting_rows(lambda done, samples, tokens: reports.append((done, samples, tokens))):
         loud = tiny.generate(requests)
     assert loud == quiet  # reporting changes nothing
-    lengths = [c.num_tokens for group in loud for c in group]
-    # after decode step k, every row has k tokens or has finished with fewer; a report while rows remain
-    expected = [(sum(n <= k for n in lengths), 9, sum(min(n, k) for n in lengths)) for k in range(1, max(lengths) + 1)]
-    assert reports == [r for r in expected if r[0] < 9]
+    lengths = [c.num_tokens for group in loud for c in group]  # 11 samples; the greedy pair decodes as one row
+    # after decode step k, every sample has k tokens or has finished with fewer; a report while some remain
+    expected = [(sum(n <= k for n in lengths), 11, sum(min(n, k) for n in lengths)) for k in range(1, max(lengths) + 1)]
+    assert reports == [r for r in expected if r[0] < 11]
     tiny.generate(requests)  # outside the block nobody listens
-    assert len(reports) == len([r for r in expected if r[0] < 9])
+    assert len(reports) == len([r for r in expected if r[0] < 11])

@@ -58,8 +58,8 @@ def test_quiet_means_no_sink_and_a_log_gets_lines():
 def test_terminal_bars_show_the_same_eta_and_each_stage_gets_new_bars():
     from rich.console import Console
 
-    clock = Clock()
-    render = RichRenderer(Console(file=io.StringIO(), force_terminal=False), clock=clock)
+    clock, screen = Clock(), io.StringIO()
+    render = RichRenderer(Console(file=screen, force_terminal=False, width=200), clock=clock)
     try:
         render(Stage("round 0 eval"))
         render(Progress("eval sc", 0, 50, "questions"))
@@ -71,6 +71,7 @@ def test_terminal_bars_show_the_same_eta_and_each_stage_gets_new_bars():
         assert etas == ["", "ETA 13m30s", ""]  # no guess at 2%, the plain lines' figure at 10%, none when done
         render(Stage("round 1 eval"))
         render(Progress("eval sc", 0, 50, "questions"))
-        assert [t.completed for t in render.bars.tasks] == [50, 0]
+        assert [t.completed for t in render.bars.tasks] == [0]  # the finished bar left as a line
+        assert "eval sc: 50/50, elapsed " in screen.getvalue()
     finally:
         render.close()

@@ -305,3 +305,12 @@ def test_prm_init_policy_starts_the_prm_from_the_rounds_own_policy(tmp_path, tin
     assert meta["init_adapter"]["from"] == str(policy.resolve())
     assert (prm / "init_adapter" / "adapter_model.safetensors").read_bytes() == \
         (policy / "adapter_model.safetensors").read_bytes()
+
+
+def test_prm_init_policy_on_another_base_is_refused_before_any_work(tmp_path, tiny_model_dir):
+    from evolve.rounds.runner import run_rounds
+
+    config = load_config(None, [f"model.spec={tiny_model_dir}", "prm.init=policy", "prm.base=embedded:smollm2-135m-instruct"])
+    with pytest.raises(ConfigError, match="prm.init is policy, but the PRM's base") as err:
+        run_rounds(config, tmp_path / "run")
+    assert err.value.where == "prm.base" and not (tmp_path / "run").exists()

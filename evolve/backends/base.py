@@ -23,12 +23,13 @@ FinishReason = Literal["stop", "length", "eos"]
 StopRule = Callable[[str], "int | None"]
 
 
-# (rows finished, rows in the call, tokens generated so far) during one `generate` call.
+# (samples finished, samples in the call, tokens generated so far) during one `generate` call.
 RowProgress = Callable[[int, int, int], None]
-# A backend that decodes many rows in one call (the hf decode loop: 200 questions x 8 samples take minutes)
-# reports its finished rows to this listener as it goes, so a progress line does not fall silent until the
+# A backend that decodes many samples in one call (the hf decode loop: 200 questions x 8 samples take
+# minutes) reports them to this listener as they finish, so a progress line does not fall silent until the
 # call returns. A context variable, so that it reaches the backend through wrappers that know nothing of
-# it (BatchingGenerator runs the call in one of its callers' threads); backends that cannot tell ignore it.
+# it; backends that cannot tell ignore it. Through BatchingGenerator, only the caller whose thread runs a
+# merged call hears of it, and it hears of every merged caller's samples.
 _row_progress: ContextVar[RowProgress | None] = ContextVar("row_progress", default=None)
 
 

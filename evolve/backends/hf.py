@@ -227,12 +227,9 @@ def _load(model_dir: Path, torch_dtype: Any, lora: str | os.PathLike[str] | None
 
 
 def _attach_lora(model: Any, lora: Path) -> Any:
-    if not (lora / "adapter_config.json").is_file():
-        raise ModelSpecError(
-            f"'{lora}' holds no adapter_config.json, so it is not a PEFT LoRA adapter",
-            where=str(lora),
-            fix="pass the folder written by peft's save_pretrained",
-        )
+    from evolve.backends.hf_loading import check_adapter
+
+    lora = check_adapter(lora)
     import warnings
 
     from peft import PeftModel

@@ -188,8 +188,8 @@ class BatchDecoder:
         # Below this many common tokens, a separate prefix pass costs more than it saves; 0 disables.
         self._min_shared_prefix = min_shared_prefix if min_shared_prefix > 0 else 1 << 62
         self.counters = DecodeCounters()
-        # Finished rows go to `on_rows` at most every `report_every` seconds (never for the last row: the
-        # caller sees the call return).
+        # Finished samples and their tokens go to `on_rows` at most every `report_every` seconds (never once
+        # all have finished: the caller sees the call return).
         self._on_rows = on_rows
         self._report_every = report_every
 
@@ -309,7 +309,8 @@ class BatchDecoder:
         block: KVBlock | None = None
         logits: torch.Tensor | None = None
         active: list[DecodeRow] = []
-        total_rows = sum(len(group.rows) for group in groups)
+        # Counted in samples: a greedy row decodes once for all the identical samples it stands for.
+        total_rows = sum(len(row.sample_indices) for group in groups for row in group.rows)
         finished = generated = 0
         last_report = time.monotonic()
         while True:
@@ -335,8 +336,8 @@ class BatchDecoder:
             for row, token in zip(active, tokens):
                 if row.finish_reason is None:
                     row.accept(token, self._eos_ids)
-                    generated += 1
-                    finished += row.finish_reason is not None
+                    generated += len(row.sample_indices)
+                    finished += len(row.sample_indices) if row.finish_reason is not None else 0
             if self._on_rows is not None and finished < total_rows and time.monotonic() - last_report >= self._report_every:
                 last_report = time.monotonic()
                 self._on_rows(finished, total_rows, generated)

@@ -95,6 +95,14 @@ def pad_id(tokenizer: Any) -> int:
     return int(pad or 0)
 
 
+def check_adapter(path: str | Path) -> Path:
+    adapter = Path(path)
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelSpecError(f"'{adapter}' holds no adapter_config.json, so it is not a PEFT LoRA adapter",
+                             where=str(adapter), fix="pass a folder written by peft's save_pretrained (a round's <out_dir>/adapter)")
+    return adapter.resolve()
+
+
 def merge_adapter(model: Any, adapter: str | Path) -> Any:
     """`model` with the LoRA `adapter` merged into its weights, whatever head `model` has: this is how a
     PRM starts from the policy (a causal-LM adapter on a token-classification model). peft would wrap

@@ -118,8 +118,8 @@ class RichRenderer:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Stage):  # a new stage gets new bars ("eval cot" recurs per round)
+            self._retire()
             self.pace.reset()
-            self.tasks.clear()
             self.console.print(f"[bold cyan]{event.name}[/]")
         elif isinstance(event, Note):
             self.console.print(event.text, markup=False, highlight=False)
@@ -129,6 +129,16 @@ class RichRenderer:
             _, _, eta = self.pace.measure(event)
             self.bars.update(self.tasks[event.task], completed=event.done, total=event.total,
                              info=describe(event.info), eta=eta)
+
+    def _retire(self) -> None:
+        """The last stage's bars leave the live display as plain lines, so a long run's screen does not pile up."""
+        for task in [t for t in self.bars.tasks if t.id in self.tasks.values()]:
+            total = f"/{task.total:g}" if task.total is not None else ""
+            info = f", {task.fields['info']}" if task.fields.get("info") else ""
+            self.console.print(f"{task.description}: {task.completed:g}{total}{info}, elapsed "
+                               f"{_duration(task.elapsed or 0.0)}", markup=False, highlight=False)
+            self.bars.remove_task(task.id)
+        self.tasks.clear()
 
     def close(self) -> None:
         self.bars.stop()

@@ -90,6 +90,10 @@ def check_plan(config: Config) -> None:
     if config.model.lora:
         raise ConfigError("model.lora is set, but each round chooses its own policy adapter", where="model.lora",
                           fix="remove model.lora; set model.spec to the base model")
+    if config.prm.init == "policy" and config.prm.base not in (None, config.model.spec):
+        raise ConfigError(f"prm.init is policy, but the PRM's base ({config.prm.base}) is not the model the policy is "
+                          f"trained on ({config.model.spec})", where="prm.base",
+                          fix="unset prm.base, or set prm.init=base")
 
 
 def run_rounds(config: Config, run_dir: str | Path, *, force: bool = False, factory: GeneratorFactory | None = None,

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from evolve.backends.hf_loading import quiet_loading
-from evolve.errors import ConfigError, ModelSpecError
+from evolve.errors import ConfigError
 
-__all__ = ["lora_config", "wrap_lora", "resolve_base", "save_atomic", "check_adapter", "adapter_digest"]
+__all__ = ["lora_config", "wrap_lora", "resolve_base", "save_atomic", "adapter_digest"]
 
 
 
@@ -55,20 +55,13 @@ def lora_config(lora: dict, *, task_type: str, where: str, exclude: tuple[str, .
     return config
 
 
-def check_adapter(path: str | os.PathLike[str]) -> Path:
-    adapter = Path(path)
-    if not (adapter / "adapter_config.json").is_file():
-        raise ModelSpecError(f"'{adapter}' holds no adapter_config.json, so it is not a PEFT LoRA adapter",
-                             where=str(adapter), fix="pass the adapter folder of an earlier round (<out_dir>/adapter)")
-    return adapter.resolve()
-
-
 def adapter_digest(adapter: Path) -> str:
-    """A short hash of an adapter's weights, for fingerprints: a retrained adapter at the same path differs."""
+    """A short hash of an adapter (its weights and its config, whose lora_alpha scales them), for
+    fingerprints: a retrained adapter at the same path differs, and the same adapter moved elsewhere does not."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(adapter.glob("adapter_model.*")):
+    for path in sorted([*adapter.glob("adapter_model.*"), adapter / "adapter_config.json"]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

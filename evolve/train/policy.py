@@ -14,12 +14,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from evolve.backends.hf_loading import base_identity, load_tokenizer, pad_id, quiet_loading, torch_threads
+from evolve.backends.hf_loading import (
+    base_identity,
+    check_adapter,
+    load_tokenizer,
+    pad_id,
+    quiet_loading,
+    torch_threads,
+)
 from evolve.config import PolicyConfig
 from evolve.errors import TrainingError
 from evolve.events import Sink
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
-from evolve.train.models import check_adapter, lora_config, resolve_base, save_atomic, wrap_lora
+from evolve.train.models import adapter_digest, lora_config, resolve_base, save_atomic, wrap_lora
 from evolve.train.parallel import barrier, device, is_main
 from evolve.train.tokenise import PolicyExample, encode_policy_row, require_chat_template
 
@@ -123,7 +130,9 @@ def train_policy(
     lora = lora_config(config.lora, task_type="CAUSAL_LM", where="policy.lora")
     adapter_in = check_adapter(init_adapter) if init_adapter is not None else None
     out = Path(out_dir)
-    fingerprint = run_fingerprint(config, rows, base=base_identity(base), init_adapter=str(adapter_in))
+    # the adapter's content, not its path: a run folder that moved (its adapters with it) still resumes
+    fingerprint = run_fingerprint(config, rows, base=base_identity(base),
+                                  init_adapter=adapter_digest(adapter_in) if adapter_in else str(None))
     done = read_done(out, fingerprint)
     if done is not None:  # the artefacts where they lie now: a run folder may have been moved since
         result = done["result"]

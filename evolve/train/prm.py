@@ -21,6 +21,7 @@ from typing import Any
 
 from evolve.backends.hf_loading import (
     base_identity,
+    check_adapter,
     load_tokenizer,
     merge_adapter,
     pad_id,
@@ -36,7 +37,6 @@ from evolve.train.losses import PRM_LOSSES
 from evolve.train.maths import holdout_split, sample_indices, step_metrics
 from evolve.train.models import (
     adapter_digest,
-    check_adapter,
     lora_config,
     resolve_base,
     save_atomic,
