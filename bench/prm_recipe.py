@@ -90,7 +90,7 @@ def main() -> None:
                                       threads=variant.model.threads, events=events)
             seconds[name] = trained[name].seconds or time.perf_counter() - started
 
-        cache, drawn_by = out / "samples.pkl", {"policy": str(policy), "per_question": args.prm_samples}
+        cache, drawn_by = out / "samples.pkl", {"policy": str(policy.resolve()), "per_question": args.prm_samples}
         if cache.exists():
             cached = pickle.loads(cache.read_bytes())
             if cached["drawn_by"] != drawn_by:
