@@ -6,9 +6,11 @@ the same sampled steps against the truth.
         --variant policy-init prm.init=policy [--variant NAME KEY=VALUE ...]
 
 It takes a finished round of `bench/learning.py` and the rows its PRM trained on (`round-r/prm-search/data`
-when the run used `prm.on_policy`, else `round-r/data`). Each variant is the run's own config with its
-`KEY=VALUE` overrides of the `prm` section (for example `prm.init=policy`, which starts the PRM from the
-round's policy). Every variant trains on those rows, and then it scores the same solutions as the round's
+when the run used `prm.on_policy`, else `round-r/data`). Each variant is the run's config.yaml as it is
+now with its `KEY=VALUE` overrides of the `prm` section (for example `prm.init=policy`, which starts the
+PRM from the round's policy). A run continued with `--force` under other PRM settings keeps only the
+latest in config.yaml, so name every `prm` key a variant depends on; compare.json records each
+variant's whole `prm` section. Every variant trains on those rows, and then it scores the same solutions as the round's
 own PRM: the round's policy sampled once, 4 per question, on the first 100 test questions and the dev
 set. The dev set chooses the first-error threshold. So the comparison is paired, step for step.
 
@@ -115,6 +117,7 @@ def main() -> None:
                 losses = trained[name].losses
                 train_metrics = {**trained[name].metrics, "last_loss": round(losses[-1], 4) if losses else None}
             result["variants"][name] = {"overrides": variants.get(name, []), "prm": prm_dir,
+                                        "prm_config": None if name == ROUND_PRM else configs[name].prm.model_dump(mode="json"),
                                         "train": train_metrics, "train_seconds": seconds.get(name),
                                         **strip_roc(checked)}
         result.update(round=index, policy=str(policy), trajectories=len(test_samples),
