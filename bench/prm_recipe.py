@@ -141,7 +141,7 @@ def markdown(result: dict) -> str:
     for name, v in result["variants"].items():
         truth, train = v["truth"], v["train"] or {}
         loss = train.get("last_loss")
-        lines.append(f"| {name} | {' '.join(v['overrides']) or '(the run config)'} | {fmt(truth['step_vs_truth']['auc'])} "
+        lines.append(f"| {name} | {' '.join(v['overrides']) or '(as the round trained it)'} | {fmt(truth['step_vs_truth']['auc'])} "
                      f"({truth['step_vs_truth']['steps']} steps) | {fmt(v['last_step']['auc'])} "
                      f"| {fmt(truth['first_error'].get('f1'))} | {fmt(train.get('auc'))} | {fmt(loss)} "
                      f"| {'-' if v['train_seconds'] is None else round(v['train_seconds'])} |")
