@@ -39,6 +39,16 @@ from prm_on_policy import check, plot, rescored, strip_roc  # noqa: E402
 ROUND_PRM = "the round's own PRM"
 
 
+def step_clusters(a: list, b: list) -> list[list[tuple[float, float, int]]]:
+    """Per test question, its non-neutral steps as (score by a, score by b, truly correct): a question's
+    steps are resampled together in the interval of the AUC difference."""
+    clusters: dict[str, list] = {}
+    for x, y in zip(a, b, strict=True):
+        clusters.setdefault(x.question.id, []).extend(
+            (sa, sb, int(label == "correct")) for sa, sb, label in zip(x.scores, y.scores, x.labels) if label != "neutral")
+    return list(clusters.values())
+
+
 def parse_variants(items: list[list[str]]) -> dict[str, list[str]]:
     variants = {}
     for name, *overrides in items:
@@ -65,6 +75,7 @@ def main() -> None:
     from evolve.cli.render import progress_sink
     from evolve.config import load_config
     from evolve.eval.prm_eval import sample
+    from evolve.eval.stats import paired_auc_diff
     from evolve.rounds.runner import KeepLast, default_factory
     from evolve.rounds.stages import PRM_SEARCH
     from evolve.train.harvest import read_parquet
@@ -106,10 +117,11 @@ def main() -> None:
             dev_samples = sample(reasoner, domain.load_split("dev"), args.prm_samples, events=events, task="sample dev")
             cache.write_bytes(pickle.dumps({"drawn_by": drawn_by, "test": test_samples, "dev": dev_samples}))
 
-        result, curves = {"variants": {}}, {}  # this invocation's variants, all on the same samples
+        result, curves, scored = {"variants": {}}, {}, {}  # this invocation's variants, all on the same samples
         for name, prm_dir in [(ROUND_PRM, str(round_prm)), *((n, t.prm_dir) for n, t in trained.items())]:
             scorer = build_scorer(prm_dir, configs[name])
-            checked = check(rescored(test_samples, scorer, domain), rescored(dev_samples, scorer, domain))
+            scored[name] = rescored(test_samples, scorer, domain)
+            checked = check(scored[name], rescored(dev_samples, scorer, domain))
             curves[name] = checked["truth"]["step_vs_truth"]
             if name == ROUND_PRM:
                 train_metrics = manifest["metrics"]["prm"]
@@ -120,6 +132,9 @@ def main() -> None:
                                         "prm_config": None if name == ROUND_PRM else configs[name].prm.model_dump(mode="json"),
                                         "train": train_metrics, "train_seconds": seconds.get(name),
                                         **strip_roc(checked)}
+        for name in trained:
+            diff, low, high = paired_auc_diff(step_clusters(scored[name], scored[ROUND_PRM]), iters=2000, seed=0)
+            result["variants"][name]["vs_round_prm"] = {"diff": diff, "low": low, "high": high}
         result.update(round=index, policy=str(policy), trajectories=len(test_samples),
                       dev_trajectories=len(dev_samples), rows=len(rows), rows_from=str(data_dir))
         (out / "compare.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -136,13 +151,15 @@ def markdown(result: dict) -> str:
     lines = [f"# Round {result['round']}: PRM recipes on the same {result['trajectories']} sampled solutions", "",
              f"Every PRM trained on the same {result['rows']} trajectories ({result['rows_from']}); "
              f"{result['dev_trajectories']} dev solutions choose the first-error threshold.", "",
-             "| PRM | overrides | step AUC vs truth | last step vs final answer | first-error F1 "
-             "| held-out AUC vs MC labels | final training loss | training s |", "|---|---|---|---|---|---|---|---|"]
+             "Diff: its step AUC minus the round's own PRM's, with a 95% interval from resampling test questions.", "",
+             "| PRM | overrides | step AUC vs truth | diff [95%] | last step vs final answer | first-error F1 "
+             "| held-out AUC vs MC labels | final training loss | training s |", "|---|---|---|---|---|---|---|---|---|"]
     for name, v in result["variants"].items():
         truth, train = v["truth"], v["train"] or {}
-        loss = train.get("last_loss")
+        loss, vs = train.get("last_loss"), v.get("vs_round_prm")
+        diff = f"{vs['diff']:+.3f} [{vs['low']:+.3f}, {vs['high']:+.3f}]" if vs and vs["diff"] is not None else "-"
         lines.append(f"| {name} | {' '.join(v['overrides']) or '(as the round trained it)'} | {fmt(truth['step_vs_truth']['auc'])} "
-                     f"({truth['step_vs_truth']['steps']} steps) | {fmt(v['last_step']['auc'])} "
+                     f"({truth['step_vs_truth']['steps']} steps) | {diff} | {fmt(v['last_step']['auc'])} "
                      f"| {fmt(truth['first_error'].get('f1'))} | {fmt(train.get('auc'))} | {fmt(loss)} "
                      f"| {'-' if v['train_seconds'] is None else round(v['train_seconds'])} |")
     return "\n".join(lines)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
+from evolve.eval.stats import mcnemar, paired_auc_diff, paired_bootstrap_diff, wilson_interval
 
 
 @pytest.mark.parametrize("k,n,z,low,high", [
@@ -49,3 +49,15 @@ def test_paired_bootstrap_diff():
     assert paired_bootstrap_diff([True] * 4, [False] * 4, 50, 1) == (1.0, 1.0, 1.0)
     with pytest.raises(ValueError):
         paired_bootstrap_diff([True], [True, False], 10, 0)
+
+
+def test_paired_auc_diff_resamples_whole_questions():
+    # a ranks every right step above every wrong one (AUC 1); b only half the pairs (AUC 0.5)
+    questions = [[(0.9, 0.1, 1), (0.2, 0.5, 0)], [(0.6, 0.3, 0), (0.7, 0.8, 1)]]
+    # resampled: both q1 (diff 1), both q2 (a and b both rank it right: diff 0), or one of each (0.5)
+    assert paired_auc_diff(questions, iters=200, seed=1) == (0.5, 0.0, 1.0)
+    # a perfect scorer against its inverse: every resample that holds both classes says 1 - 0
+    flipped = [[(s, 1 - s, y) for s, _, y in q] for q in questions]
+    assert paired_auc_diff(flipped, iters=200) == (1.0, 1.0, 1.0)
+    assert paired_auc_diff([[(0.4, 0.4, 1), (0.3, 0.3, 0)]] * 3) == (0.0, 0.0, 0.0)  # the same scores
+    assert paired_auc_diff([[(0.4, 0.1, 1)]]) == (None, None, None)  # one class only

@@ -46,6 +46,33 @@ def paired_bootstrap_diff(a: Sequence[bool], b: Sequence[bool], iters: int = 10_
     return sum(deltas) / n, low, high
 
 
+def paired_auc_diff(clusters: Sequence[Sequence[tuple[float, float, int]]], iters: int = 2000,
+                    seed: int = 0) -> tuple[float | None, float | None, float | None]:
+    """ROC AUC of scorer a minus that of scorer b on the same labelled items, with a 95% percentile
+    interval from resampling whole clusters (a question's steps are not independent of each other).
+    Each item is (score a, score b, label). Resamples missing a class are skipped; None when the full
+    data misses one."""
+    from evolve.train.maths import roc_auc
+
+    def diff(items: list[tuple[float, float, int]]) -> float | None:
+        labels = [label for _, _, label in items]
+        auc_a, auc_b = roc_auc([a for a, _, _ in items], labels), roc_auc([b for _, b, _ in items], labels)
+        return None if auc_a is None or auc_b is None else auc_a - auc_b
+
+    whole = diff([item for cluster in clusters for item in cluster])
+    if whole is None:
+        return None, None, None
+    rng = random.Random(seed)
+    diffs = []
+    for _ in range(iters):
+        drawn = [item for _ in clusters for item in clusters[rng.randrange(len(clusters))]]
+        value = diff(drawn)
+        if value is not None:
+            diffs.append(value)
+    diffs.sort()
+    return whole, diffs[int(0.025 * (len(diffs) - 1))], diffs[int(math.ceil(0.975 * (len(diffs) - 1)))]
+
+
 def roc_points(scores: Sequence[float], truth: Sequence[int]) -> tuple[list[float], list[float]]:
     """(false positive rates, true positive rates) of the ROC curve, from (0, 0) to (1, 1), one point
     per distinct score (ties move together); empty when either class is missing."""
