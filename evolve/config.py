@@ -165,6 +165,9 @@ class PRMConfig(_TrainingSection):
         "base", description="the LM the PRM starts from: the base model (MedS3), or the round's policy (the base with "
         "the round's LoRA merged in), which has learned to write and compute the domain's steps; a copy of that "
         "adapter goes into the PRM folder")
+    balance: bool = Field(
+        False, description="weigh the step loss so wrong and right steps count the same in all (each class by "
+        "steps / (2 x its steps)); for lopsided labels, e.g. a strong policy's own trees, nearly all right")
     max_trajectories: int | None = Field(
         None, ge=1, description="train on a seeded sample of at most this many trajectories (PRM training is the "
         "slowest stage on a CPU: about 2 s per trajectory for the 135M model on 2 cores)")

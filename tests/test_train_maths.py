@@ -113,6 +113,33 @@ def test_dual_bce_is_exact_and_equals_soft_ce_on_hard_labels():
     assert dual_bce(logits, hard).item() == pytest.approx(soft_cross_entropy(logits, hard).item(), rel=1e-6)
 
 
+def test_class_weights_make_both_classes_weigh_half_and_keep_the_mean_weight_1():
+    from evolve.train.maths import class_weights
+
+    assert class_weights([1, 1, 1, 0]) == (2.0, pytest.approx(2 / 3))  # 4 steps: 1 wrong x 2 = 3 right x 2/3 = 2
+    assert class_weights([0.5, 0.5]) == (1.0, 1.0)  # soft labels: Q right, 1 - Q wrong
+    assert class_weights([1.0, 0.2, 0.2, 0.2]) == (pytest.approx(4 / 4.8), pytest.approx(4 / 3.2))
+    assert class_weights([1, 1]) == (1.0, 1.0) and class_weights([0]) == (1.0, 1.0) and class_weights([]) == (1.0, 1.0)
+
+
+def test_weighted_losses_are_exact_and_weights_of_1_change_nothing():
+    import torch
+
+    from evolve.train.losses import dual_bce, soft_cross_entropy
+
+    logits = torch.tensor([[0.5, -1.0], [2.0, 0.5], [-0.3, 1.7]])
+    hard = torch.tensor([1.0, 0.0, 1.0])
+    sig = [1 / (1 + math.exp(-m)) for m in (-1.5, -1.5, 2.0)]
+    expected = (0.75 * -math.log(sig[0]) + 1.5 * -math.log(1 - sig[1]) + 0.75 * -math.log(sig[2])) / 3
+    assert dual_bce(logits, hard, (1.5, 0.75)).item() == pytest.approx(expected, rel=1e-6)
+    assert soft_cross_entropy(logits, hard, (1.5, 0.75)).item() == pytest.approx(expected, rel=1e-6)
+    soft = torch.tensor([0.3, 0.8, 1.0])
+    assert soft_cross_entropy(logits, soft, (1.0, 1.0)).item() == soft_cross_entropy(logits, soft).item()
+    logp = torch.log_softmax(logits, dim=-1)
+    weighted = -(2.0 * 0.7 * logp[0, 0] + 0.5 * 0.3 * logp[0, 1]).item()
+    assert soft_cross_entropy(logits[:1], soft[:1], (2.0, 0.5)).item() == pytest.approx(weighted, rel=1e-6)
+
+
 class _CharTokenizer:
     """One id per character, BOS 1 added as a special token, EOS 2: positions are easy to check."""
 

@@ -251,3 +251,31 @@ def test_a_finished_run_moved_elsewhere_answers_with_its_new_place(soft_prm, tin
     moved = shutil.copytree(Path(soft_prm.prm_dir).parent, tmp_path / "moved")
     again = train_prm(prm_rows(), base_dir=tiny_model_dir, out_dir=moved, config=config())
     assert again.prm_dir == str(moved / "prm") and again.losses == soft_prm.losses  # found, not retrained
+
+
+def test_balance_weighs_the_rare_wrong_steps_up(tiny_model_dir, tmp_path):
+    from evolve.prm import load_prm
+
+    # one wrong step in ten, as on a strong policy's own trees: unweighted, the head learns "right"
+    rows = prm_rows("dual", questions=12)
+    rng = random.Random(1)
+    for row in rows:
+        row["completions"] = [s.replace("lowers", "raises") if rng.random() < 0.8 else s for s in row["completions"]]
+        row["labels"] = [float("raises" in s) for s in row["completions"]]
+    short = {"labeling": "dual", "epochs": 2, "checkpoint_every": 100}
+    plain = train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "plain", config=config(**short))
+    balanced = train_prm(rows, base_dir=tiny_model_dir, out_dir=tmp_path / "balanced",
+                         config=config(**short, balance=True))
+    from evolve.train.maths import class_weights, holdout_split
+
+    train_idx, _ = holdout_split([r["question_id"] for r in rows], 0.2, config().seed)
+    train_labels = [v for i in train_idx for v in rows[i]["labels"]]
+    assert plain.metrics["class_weights"] is None
+    assert balanced.metrics["class_weights"] == list(class_weights(train_labels))
+    w_wrong, w_right = balanced.metrics["class_weights"]
+    assert w_wrong > 3 and w_right < 0.7  # wrong steps are the rare class
+    wrong = [["the heart lowers pressure by 7 units."], ["the heart lowers pressure by 50 units."]]
+    question = "Question 0: what raises pressure?"
+    score = {name: mean([s[0] for s in load_prm(result.prm_dir).score(question, wrong)])
+             for name, result in (("plain", plain), ("balanced", balanced))}
+    assert score["balanced"] < score["plain"] - 0.05

@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 
 __all__ = ["StepPlan", "plan_steps", "lr_factor", "epoch_order", "micro_batch", "holdout_split", "sample_indices", "step_metrics",
-           "roc_auc"]
+           "roc_auc", "class_weights"]
 
 
 class StepPlan:
@@ -84,6 +84,17 @@ def sample_indices(count: int, limit: int | None, seed: int) -> list[int]:
     if limit is None or count <= limit:
         return list(range(count))
     return sorted(random.Random(seed).sample(range(count), limit))
+
+
+def class_weights(labels: Sequence[float]) -> tuple[float, float]:
+    """(w_wrong, w_right) that make the wrong and the right steps weigh the same in all: each class's
+    label mass times its weight is half the steps. A soft label Q counts Q right and 1 - Q wrong. The
+    mean weight per step stays 1, so the learning rate means what it did. (1, 1) when a class is absent."""
+    right = float(sum(labels))
+    wrong = len(labels) - right
+    if right <= 0 or wrong <= 0:
+        return 1.0, 1.0
+    return len(labels) / (2 * wrong), len(labels) / (2 * right)
 
 
 def step_metrics(scores: Sequence[float], labels: Sequence[float]) -> dict:

@@ -34,7 +34,7 @@ from evolve.events import Sink
 from evolve.prm.encoding import SEPARATOR, EncodedSteps, encode_steps, step_probabilities
 from evolve.train.loop import read_done, run_fingerprint, run_loop, write_done
 from evolve.train.losses import PRM_LOSSES
-from evolve.train.maths import holdout_split, sample_indices, step_metrics
+from evolve.train.maths import class_weights, holdout_split, sample_indices, step_metrics
 from evolve.train.models import (
     adapter_digest,
     lora_config,
@@ -131,13 +131,13 @@ def _labelled_steps(batch: dict) -> float:
     return float((batch["targets"] >= 0).sum())
 
 
-def _step_loss(labeling: str):
+def _step_loss(labeling: str, weights: tuple[float, float] | None = None):
     loss = PRM_LOSSES[labeling]
 
     def step_loss(model: Any, batch: dict) -> Any:
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         labelled = batch["targets"] >= 0
-        return loss(logits[labelled], batch["targets"][labelled])
+        return loss(logits[labelled], batch["targets"][labelled], weights)
 
     return step_loss
 
@@ -185,6 +185,8 @@ def train_prm(
     if not train:
         raise TrainingError(f"no PRM row has a step within max_length={config.max_length} tokens",
                             where="prm.max_length", fix="raise prm.max_length")
+    # From every training step, before the ranks split them, so all ranks weigh alike.
+    weights = class_weights([v for e in train for v in e.labels]) if config.balance else None
 
     import torch
     from transformers import AutoModelForTokenClassification
@@ -199,7 +201,7 @@ def train_prm(
     model.to(device())  # this rank's GPU, or the CPU
     pad = pad_id(tokenizer)
     with torch_threads(threads, model), quiet_loading():
-        outcome = run_loop(model, train, _collate(pad), _step_loss(config.labeling), config=config, out_dir=out,
+        outcome = run_loop(model, train, _collate(pad), _step_loss(config.labeling, weights), config=config, out_dir=out,
                            fingerprint=fingerprint, events=events, label=f"prm ({config.labeling})",
                            stop_after=stop_after, weight_fn=_labelled_steps)
         result = PRMResult(None, outcome.steps, outcome.losses, seconds=outcome.seconds,
@@ -215,6 +217,7 @@ def train_prm(
             "heldout_trajectories": len(held), "train_trajectories": len(train),
             "train_steps": sum(e.encoded.steps for e in train),
             "dropped_trajectories": sum(e is None for e in encoded),
+            "class_weights": list(weights) if weights else None,
         }
         meta = {
             "version": PRM_VERSION,
