@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -94,7 +95,8 @@ def test_an_agents_run_starts_and_a_pin_takes_effect(server):
         page.wait_for_function("document.querySelector('#agents-domain input').value === 'science'")
         page.fill("#agents-goal textarea", QUESTION)
         page.click("#agents-start")
-        page.get_by_text("Started ", exact=False).wait_for()
+        # anchored and case-sensitive: the run's status line may say "last action: started ..." meanwhile
+        page.get_by_text(re.compile(r"^Started \S+\.$")).wait_for()
         # wait until the first duplicates are dropped (proximity runs before step 2), then pin the last one
         page.wait_for_function("/step ([2-9]|[1-9][0-9])\\//.test(document.querySelector('#agents-status').innerText)",
                                timeout=60000)
