@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.backends.base import Completion, GenerationRequest, GeneratorStats, row_listener
+from evolve.backends.hf_loading import check_adapter
 from evolve.errors import ConfigError, ModelSpecError
 
 __all__ = ["HFGenerator", "DTYPES"]
@@ -227,8 +228,6 @@ def _load(model_dir: Path, torch_dtype: Any, lora: str | os.PathLike[str] | None
 
 
 def _attach_lora(model: Any, lora: Path) -> Any:
-    from evolve.backends.hf_loading import check_adapter
-
     lora = check_adapter(lora)
     import warnings
 

@@ -34,4 +34,4 @@ def dual_bce(logits: Any, targets: Any, weights: tuple[float, float] | None = No
         margin, targets, weight=w_wrong * (1 - targets) + w_right * targets)
 
 
-PRM_LOSSES: dict[str, Callable[[Any, Any], Any]] = {"soft": soft_cross_entropy, "dual": dual_bce}
+PRM_LOSSES: dict[str, Callable[..., Any]] = {"soft": soft_cross_entropy, "dual": dual_bce}
