@@ -49,6 +49,19 @@ def arm_settings(arm: str, meds3: Path, index: int, budget: int | None = None) -
     return settings
 
 
+# Settings that follow the MedS3 round a GRPO round is matched to, so they change from round to round.
+PER_ROUND = ("policy.token_budget:", "policy.reward_prm:")
+
+
+def only_per_round_changes(arm_dir: Path, config) -> bool:
+    """Round N's budget and PRM are MedS3 round N's, while the arm's run recorded round N-1's: that change
+    is the plan, not a changed config. Anything else still needs --force."""
+    from evolve.rounds.manifest import config_changes
+
+    changes = config_changes(arm_dir, config)
+    return bool(changes) and all(change.startswith(PER_ROUND) for change in changes)
+
+
 def hard_eval(config, arm_dir: Path, index: int, events) -> None:
     from domains import load_domain
     from evolve.api import Reasoner, build_generator, build_scorer
@@ -192,7 +205,8 @@ def main() -> None:
             for done in range(1, args.rounds + 1):
                 config = load_config(args.config, [*arm_settings(arm, args.meds3, done, args.token_budget),
                                                    f"run.rounds={done}"])
-                run_rounds(config, arm_dir, events=events, force=args.force)
+                force = args.force or only_per_round_changes(arm_dir, config)
+                run_rounds(config, arm_dir, events=events, force=force)
                 hard_eval(config, arm_dir, done, events)
     base = {}
     for level, folder in (("train", "eval"), ("hard", "eval-hard")):

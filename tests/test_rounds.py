@@ -16,7 +16,7 @@ import yaml
 
 from evolve.config import changed_keys, load_config
 from evolve.errors import ConfigError
-from evolve.rounds.manifest import claim_run, run_digest
+from evolve.rounds.manifest import claim_run, config_changes, run_digest
 from evolve.rounds.report import data_warnings, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +110,8 @@ def test_changed_config_is_refused_without_force(tmp_path):
     claim_run(tmp_path, first, force=False)
     claim_run(tmp_path, load_config(None, ["search.max_nodes=7", "run.rounds=5"]), force=False)  # extending is fine
     changed = load_config(None, ["search.max_nodes=9"])
+    assert config_changes(tmp_path, changed) == ["search.max_nodes: 7 -> 9"]
+    assert config_changes(tmp_path / "new", changed) == []
     with pytest.raises(ConfigError, match=r"search.max_nodes: 7 -> 9") as info:
         claim_run(tmp_path, changed, force=False)
     assert "--force" in info.value.one_line()

@@ -48,7 +48,7 @@ def package_versions() -> dict[str, str | None]:
     return found
 
 
-def _comparable(config: Config) -> dict:
+def comparable_settings(config: Config) -> dict:
     data = config.settings()
     for section, key in _EXTENDABLE:
         data[section].pop(key)
@@ -57,8 +57,15 @@ def _comparable(config: Config) -> dict:
     return data
 
 
+def config_changes(run_dir: Path, config: Config) -> list[str]:
+    """What `config` changes against the config the run in `run_dir` recorded ("key: old -> new"); [] for a
+    new run."""
+    info_path = Path(run_dir) / "run.json"
+    return changed_keys(read_json(info_path)["config"], comparable_settings(config)) if info_path.exists() else []
+
+
 def run_digest(config: Config) -> str:
-    return hashlib.sha256(json.dumps(_comparable(config), sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(comparable_settings(config), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
@@ -72,11 +79,11 @@ def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
     digest = run_digest(config)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if not info_path.exists():
-        info = {"config": _comparable(config), "digest": digest, "created": now, "history": []}
+        info = {"config": comparable_settings(config), "digest": digest, "created": now, "history": []}
     else:
         info = read_json(info_path)
         if info["digest"] != digest:
-            diff = changed_keys(info["config"], _comparable(config))
+            diff = changed_keys(info["config"], comparable_settings(config))
             if not force:
                 shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
                 raise ConfigError(
@@ -84,7 +91,7 @@ def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
                     fix="use the original config, a new --out, or --force to continue under the new one",
                 )
             info["history"].append({"from": info["digest"], "to": digest, "at": now, "changed": diff})
-            info.update(config=_comparable(config), digest=digest)
+            info.update(config=comparable_settings(config), digest=digest)
     write_json(info_path, info)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
                                          encoding="utf-8")
