@@ -120,6 +120,25 @@ def test_changed_config_is_refused_without_force(tmp_path):
     assert info_after["history"][0]["changed"] == ["search.max_nodes: 7 -> 9"]
 
 
+def test_a_field_added_since_the_run_started_is_no_change_at_its_default(tmp_path):
+    config = load_config(None, ["prm.epochs=3"])
+    claim_run(tmp_path, config, force=False)
+    info = json.loads((tmp_path / "run.json").read_text())
+    del info["config"]["prm"]["balance"], info["config"]["policy"]["cold_start"]  # as a run from before they existed
+    info["digest"] = "0123456789ab"
+    (tmp_path / "run.json").write_text(json.dumps(info))
+    assert config_changes(tmp_path, config) == []
+    after = claim_run(tmp_path, config, force=False)
+    assert after["digest"] == run_digest(config) and after["config"]["prm"]["balance"] is False
+    assert after["history"] == [{"from": "0123456789ab", "to": run_digest(config), "at": after["history"][0]["at"],
+                                 "changed": [], "added_at_default": ["policy.cold_start", "prm.balance"]}]
+    del after["config"]["prm"]["balance"]
+    after["digest"] = "0123456789ab"
+    (tmp_path / "run.json").write_text(json.dumps(after))
+    with pytest.raises(ConfigError, match=r"prm.balance: False -> True"):  # away from the default, it is a change
+        claim_run(tmp_path, load_config(None, ["prm.epochs=3", "prm.balance=true"]), force=False)
+
+
 def test_changed_keys_and_digest():
     a = load_config(None, []).model_dump(mode="json")
     b = load_config(None, ["eval.n=4", "prm.lora.r=8"]).model_dump(mode="json")

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from pydantic import BaseModel
+
 from evolve.config import Config, changed_keys
 from evolve.errors import ConfigError
 
@@ -57,11 +59,44 @@ def comparable_settings(config: Config) -> dict:
     return data
 
 
+def with_added_fields(recorded: dict, current: dict, section: type[BaseModel] = Config) -> dict:
+    """`recorded` (a run's settings) plus the schema fields it lacks that `current` has, at their defaults.
+
+    A field that a newer version adds defaults to the behaviour from before it, so a run recorded without
+    it has not changed: its resume needs no --force. Only schema fields are filled in, never keys inside a
+    free dict such as `policy.grpo` or `policy.lora`.
+    """
+    filled = dict(recorded)
+    defaults = None
+    for name, value in current.items():
+        field = section.model_fields.get(name)
+        if field is None:
+            continue
+        if name not in filled:
+            defaults = defaults or section().model_dump(mode="json")
+            filled[name] = defaults[name]
+        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
+                and isinstance(filled[name], dict) and isinstance(value, dict):
+            filled[name] = with_added_fields(filled[name], value, field.annotation)
+    return filled
+
+
+def _paths(settings: dict, prefix: str = "") -> set[str]:
+    """Every key of nested settings, dotted."""
+    paths = set()
+    for key, value in settings.items():
+        paths |= _paths(value, f"{prefix}{key}.") if isinstance(value, dict) and value else {prefix + key}
+    return paths
+
+
 def config_changes(run_dir: Path, config: Config) -> list[str]:
     """What `config` changes against the config the run in `run_dir` recorded ("key: old -> new"); [] for a
-    new run."""
+    new run. Fields added to the schema since the run started count as no change at their defaults."""
     info_path = Path(run_dir) / "run.json"
-    return changed_keys(read_json(info_path)["config"], comparable_settings(config)) if info_path.exists() else []
+    if not info_path.exists():
+        return []
+    current = comparable_settings(config)
+    return changed_keys(with_added_fields(read_json(info_path)["config"], current), current)
 
 
 def run_digest(config: Config) -> str:
@@ -72,7 +107,8 @@ def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
     """Create `run.json` for a new run, or check that `config` matches the one the run started with.
 
     A changed config is refused without `force`; with it, the change is appended to the run's
-    history and every stage from here on records the new digest.
+    history and every stage from here on records the new digest. Fields added to the schema since the run
+    started are no change at their defaults: the record takes them, and its history lists them.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     info_path = run_dir / "run.json"
@@ -83,14 +119,17 @@ def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
     else:
         info = read_json(info_path)
         if info["digest"] != digest:
-            diff = changed_keys(info["config"], comparable_settings(config))
-            if not force:
+            diff = config_changes(run_dir, config)
+            if diff and not force:
                 shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
                 raise ConfigError(
                     f"this run was started with another config ({shown})", where=str(info_path),
                     fix="use the original config, a new --out, or --force to continue under the new one",
                 )
-            info["history"].append({"from": info["digest"], "to": digest, "at": now, "changed": diff})
+            current = comparable_settings(config)
+            added = sorted(_paths(with_added_fields(info["config"], current)) - _paths(info["config"]))
+            info["history"].append({"from": info["digest"], "to": digest, "at": now, "changed": diff,
+                                    **({"added_at_default": added} if added else {})})
             info.update(config=comparable_settings(config), digest=digest)
     write_json(info_path, info)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
