@@ -10,7 +10,9 @@ it at its next step. Everything a model wrote is escaped before it reaches the p
 from __future__ import annotations
 
 import html
+import logging
 import threading
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +20,10 @@ import gradio as gr
 from agents.progress import update_lines
 
 _RUNNING: dict[str, threading.Thread] = {}  # run folder -> the thread running it in this process
+_CANCEL: dict[str, threading.Event] = {}  # run folder -> set to stop it at its next step
 _LOGS: dict[str, list[str]] = {}  # run folder -> its update lines since this process started it
+
+log = logging.getLogger("agents.web")
 
 
 def leaderboard_rows(state: dict, k: int = 20) -> list[list]:
@@ -56,20 +61,40 @@ def launch(context, folder: Path) -> bool:
     key = str(folder)
     if key in _RUNNING and _RUNNING[key].is_alive():
         return False
-    log = _LOGS.setdefault(key, [])
+    lines = _LOGS.setdefault(key, [])
+    cancel = _CANCEL[key] = threading.Event()
 
     def work() -> None:
         try:
-            for item in run_events(context, folder, threading.Event()):
+            for item in run_events(context, folder, cancel):
                 if isinstance(item, tuple):
-                    log.extend(update_lines(*item))
+                    lines.extend(update_lines(*item))
         except Exception as err:  # shown in the tab's log
-            log.append(f"! the run stopped: {type(err).__name__}: {err}")
+            lines.append(f"! the run stopped: {type(err).__name__}: {err}")
 
     thread = threading.Thread(target=work, name=f"agents-web-{folder.name}", daemon=True)
     _RUNNING[key] = thread
     thread.start()
     return True
+
+
+def stop_runs(timeout: float = 5.0) -> list[str]:
+    """Stop every run started here at its next step and wait for it (the server is shutting down); each
+    keeps its checkpoint, and Resume continues it. The names of the runs stopped.
+
+    Left running, a run would meet the interpreter's exit mid-step: LangGraph's executor is shut by
+    then, and every pending checkpoint write logs a "cannot schedule new futures" traceback.
+    """
+    running = {key: thread for key, thread in _RUNNING.items() if thread.is_alive()}
+    for key in running:
+        _CANCEL[key].set()
+    deadline = time.monotonic() + timeout
+    for key, thread in running.items():
+        thread.join(max(0.0, deadline - time.monotonic()))
+        state = "stopped" if not thread.is_alive() else f"still in a step after {timeout:.0f} s"
+        log.info("agents run %s: %s; Resume continues it from its last checkpoint", Path(key).name, state)
+        _LOGS.setdefault(key, []).append(f"{state}: the server shut down")
+    return [Path(key).name for key in running]
 
 
 def view(folder: str | None) -> tuple[str, str, str, str]:
@@ -119,6 +144,7 @@ def plots(folder: str | None):
 
 
 def agents_tab(host) -> None:
+    host.on_close(stop_runs)
     with gr.Tab("Agents"):
         with gr.Row():
             goal = gr.Textbox(label="Goal (a question with option lines A) ..., B) ..., or an open goal)", lines=3,

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +54,20 @@ class Host:
         self.models: dict[str, ServedModel] | None = None
         self.error: str | None = None
         self.ready = threading.Event()
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, stop: Callable[[], None]) -> None:
+        """`stop` runs when the server shuts down: work a chat tab left going in the background (an agents
+        run) stops there, at a checkpoint, instead of under the interpreter's exit."""
+        if stop not in self._closers:
+            self._closers.append(stop)
+
+    def close(self) -> None:
+        for stop in self._closers:
+            try:
+                stop()
+            except Exception as err:  # one failing closer must not keep the others from running
+                log.error("while shutting down: %s: %s", type(err).__name__, err)
 
     def start(self) -> Host:
         def run() -> None:
@@ -87,7 +102,12 @@ class APIError(Exception):
 
 
 def create_app(host: Host, config: ServeConfig, *, api_key: str | None = None) -> FastAPI:
-    app = FastAPI(title="evolve", docs_url=None, redoc_url=None, openapi_url=None)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        await asyncio.to_thread(host.close)
+
+    app = FastAPI(title="evolve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     engine = Engine(config)
     metrics = Metrics()
     app.state.engine, app.state.metrics, app.state.host = engine, metrics, host
