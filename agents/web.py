@@ -22,6 +22,7 @@ from agents.progress import update_lines
 _RUNNING: dict[str, threading.Thread] = {}  # run folder -> the thread running it in this process
 _CANCEL: dict[str, threading.Event] = {}  # run folder -> set to stop it at its next step
 _LOGS: dict[str, list[str]] = {}  # run folder -> its update lines since this process started it
+_LOCK = threading.Lock()  # Resume clicks run concurrently: one check-and-start at a time
 
 log = logging.getLogger("agents.web")
 
@@ -59,12 +60,8 @@ def launch(context, folder: Path) -> bool:
     from agents.chat import run_events
 
     key = str(folder)
-    if key in _RUNNING and _RUNNING[key].is_alive():
-        return False
-    lines = _LOGS.setdefault(key, [])
-    cancel = _CANCEL[key] = threading.Event()
 
-    def work() -> None:
+    def work(lines: list[str], cancel: threading.Event) -> None:
         try:
             for item in run_events(context, folder, cancel):
                 if isinstance(item, tuple):
@@ -72,22 +69,27 @@ def launch(context, folder: Path) -> bool:
         except Exception as err:  # shown in the tab's log
             lines.append(f"! the run stopped: {type(err).__name__}: {err}")
 
-    thread = threading.Thread(target=work, name=f"agents-web-{folder.name}", daemon=True)
-    _RUNNING[key] = thread
-    thread.start()
+    with _LOCK:
+        if key in _RUNNING and _RUNNING[key].is_alive():
+            return False
+        cancel = _CANCEL[key] = threading.Event()
+        thread = _RUNNING[key] = threading.Thread(target=work, args=(_LOGS.setdefault(key, []), cancel),
+                                                  name=f"agents-web-{folder.name}", daemon=True)
+        thread.start()
     return True
 
 
 def stop_runs(timeout: float = 5.0) -> list[str]:
     """Stop every run started here at its next step and wait for it (the server is shutting down); each
-    keeps its checkpoint, and Resume continues it. The names of the runs stopped.
+    keeps its checkpoint, and Resume continues it. The names of the runs asked to stop.
 
     Left running, a run would meet the interpreter's exit mid-step: LangGraph's executor is shut by
     then, and every pending checkpoint write logs a "cannot schedule new futures" traceback.
     """
-    running = {key: thread for key, thread in _RUNNING.items() if thread.is_alive()}
-    for key in running:
-        _CANCEL[key].set()
+    with _LOCK:
+        running = {key: thread for key, thread in _RUNNING.items() if thread.is_alive()}
+        for key in running:
+            _CANCEL[key].set()
     deadline = time.monotonic() + timeout
     for key, thread in running.items():
         thread.join(max(0.0, deadline - time.monotonic()))

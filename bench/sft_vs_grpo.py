@@ -53,13 +53,15 @@ def arm_settings(arm: str, meds3: Path, index: int, budget: int | None = None) -
 PER_ROUND = ("policy.token_budget:", "policy.reward_prm:")
 
 
-def only_per_round_changes(arm_dir: Path, config) -> bool:
-    """Round N's budget and PRM are MedS3 round N's, while the arm's run recorded round N-1's: that change
-    is the plan, not a changed config. Anything else still needs --force."""
+def planned_change(arm_dir: Path, config, plan: list) -> bool:
+    """Round N's budget and PRM are MedS3 round N's. While the arm's run recorded one round's config of
+    `plan` and `config` differs from it only there, that is the plan, not a changed config. Any other
+    change (another --token-budget or --meds3 on a rerun) still needs --force."""
     from evolve.rounds.manifest import config_changes
 
     changes = config_changes(arm_dir, config)
-    return bool(changes) and all(change.startswith(PER_ROUND) for change in changes)
+    return (bool(changes) and all(change.startswith(PER_ROUND) for change in changes)
+            and any(not config_changes(arm_dir, planned) for planned in plan))
 
 
 def hard_eval(config, arm_dir: Path, index: int, events) -> None:
@@ -202,10 +204,10 @@ def main() -> None:
     arms = {arm: args.out / arm for arm in args.arms.split(",") if arm}
     with progress_sink(args.quiet) as events:
         for arm, arm_dir in arms.items():
-            for done in range(1, args.rounds + 1):
-                config = load_config(args.config, [*arm_settings(arm, args.meds3, done, args.token_budget),
-                                                   f"run.rounds={done}"])
-                force = args.force or only_per_round_changes(arm_dir, config)
+            plan = [load_config(args.config, [*arm_settings(arm, args.meds3, done, args.token_budget),
+                                              f"run.rounds={done}"]) for done in range(1, args.rounds + 1)]
+            for done, config in enumerate(plan, start=1):
+                force = args.force or planned_change(arm_dir, config, plan)
                 run_rounds(config, arm_dir, events=events, force=force)
                 hard_eval(config, arm_dir, done, events)
     base = {}

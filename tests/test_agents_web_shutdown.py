@@ -27,9 +27,12 @@ def _wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def test_a_server_shutdown_stops_a_background_agents_run_which_then_resumes(tmp_path):
+def test_a_server_shutdown_stops_a_background_agents_run_which_then_resumes(tmp_path, monkeypatch):
     pytest.importorskip("gradio")
     from agents import web
+
+    for table in ("_RUNNING", "_CANCEL", "_LOGS"):  # only this test's runs
+        monkeypatch.setattr(web, table, {})
     from agents.chat import start_run
 
     app, host, _ids = build(tmp_path, delay=0.05, settings=["agents.budget=40"])

@@ -139,6 +139,17 @@ def test_a_field_added_since_the_run_started_is_no_change_at_its_default(tmp_pat
         claim_run(tmp_path, load_config(None, ["prm.epochs=3", "prm.balance=true"]), force=False)
 
 
+def test_a_field_added_to_an_optional_section_is_no_change_at_its_default(tmp_path):
+    config = load_config(None, ["policy.cold_start={source: generated, size: 50}"])
+    claim_run(tmp_path, config, force=False)
+    info = json.loads((tmp_path / "run.json").read_text())
+    del info["config"]["policy"]["cold_start"]["source"]
+    (tmp_path / "run.json").write_text(json.dumps(info))
+    assert config_changes(tmp_path, config) == []
+    assert config_changes(tmp_path, load_config(None, ["policy.cold_start={source: generated, size: 60}"])) == [
+        "policy.cold_start.size: 50 -> 60"]
+
+
 def test_changed_keys_and_digest():
     a = load_config(None, []).model_dump(mode="json")
     b = load_config(None, ["eval.n=4", "prm.lora.r=8"]).model_dump(mode="json")

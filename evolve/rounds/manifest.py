@@ -13,10 +13,11 @@ import platform
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from evolve.config import Config, changed_keys
 from evolve.errors import ConfigError
@@ -58,25 +59,33 @@ def comparable_settings(config: Config) -> dict:
     return data
 
 
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The config section a field holds, also where it is optional (`ColdStartConfig | None`)."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
 def with_added_fields(recorded: dict, current: dict, section: type[BaseModel] = Config) -> dict:
     """`recorded` (a run's settings) plus the schema fields it lacks that `current` has, at their defaults.
 
     A field that a newer version adds defaults to the behaviour from before it, so a run recorded without
-    it has not changed: its resume needs no --force. Only schema fields are filled in, never keys inside a
-    free dict such as `policy.grpo` or `policy.lora`.
+    it has not changed: its resume needs no --force. Only schema fields with a default are filled in,
+    never keys inside a free dict such as `policy.grpo` or `policy.lora`.
     """
     filled = dict(recorded)
-    defaults = None
     for name, value in current.items():
         field = section.model_fields.get(name)
         if field is None:
             continue
         if name not in filled:
-            defaults = defaults or section().model_dump(mode="json")
-            filled[name] = defaults[name]
-        elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
-                and isinstance(filled[name], dict) and isinstance(value, dict):
-            filled[name] = with_added_fields(filled[name], value, field.annotation)
+            default = field.get_default(call_default_factory=True)
+            if default is not PydanticUndefined:
+                filled[name] = to_jsonable_python(default)
+        elif (sub := _section(field.annotation)) is not None and isinstance(filled[name], dict) \
+                and isinstance(value, dict):
+            filled[name] = with_added_fields(filled[name], value, sub)
     return filled
 
 

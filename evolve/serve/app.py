@@ -104,8 +104,10 @@ class APIError(Exception):
 def create_app(host: Host, config: ServeConfig, *, api_key: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        await asyncio.to_thread(host.close)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(host.close)
 
     app = FastAPI(title="evolve", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     engine = Engine(config)
