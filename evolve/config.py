@@ -122,8 +122,8 @@ class PolicyConfig(_TrainingSection):
         None, description="train a cold-start policy first (its own stage, once); every round then starts from it")
     top_k: int = Field(2, ge=1, description="pos trajectories kept per question, best minimum step value first")
     from_base: bool = Field(
-        True, description="each round fine-tunes the starting point, the base model or the cold-start policy (MedS3); "
-                          "false continues from the last round's policy")
+        True, description="sft: each round fine-tunes the starting point, the base model or the cold-start policy "
+                          "(MedS3); false continues from the last round's policy. A grpo round always continues.")
     merge: bool = Field(False, description="also write the adapter merged into a full model folder")
     method: Literal["sft", "grpo"] = Field(
         "sft", description="sft: MedS3 (MCTS, SFT on correct trajectories, PRM); grpo: DeepSeek-R1 (TRL's GRPOTrainer "

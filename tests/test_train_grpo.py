@@ -182,14 +182,17 @@ def test_kill_9_during_grpo_then_resume_gives_the_same_adapter(answering_model_d
     assert steps == [1, 2, 3, 4, 5, 6]  # the log holds each step once, resumed or not
 
 
-def test_a_grpo_round_records_its_method_rewards_and_tokens(tiny_model_dir, tmp_path):
+def test_grpo_rounds_record_method_rewards_and_tokens_and_continue_one_another(answering_model_dir, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
     from evolve.config import Config
     from evolve.rounds.runner import run_rounds
 
     cfg = Config.model_validate({
-        "data": {"domain": "medcalc", "split": "search"}, "model": {"spec": str(tiny_model_dir), "threads": 1},
+        "data": {"domain": "medqa", "split": "search"}, "model": {"spec": str(answering_model_dir), "threads": 1},
         "search": {"limit": 4}, "policy": config().model_dump(), "prm": {"enabled": False},
-        "eval": {"limit": 2, "modes": ["cot", "sc"], "n": 2, "max_tokens": 8}, "run": {"rounds": 1, "baseline": False}})
+        "eval": {"limit": 2, "modes": ["cot", "sc"], "n": 2, "max_tokens": 8}, "run": {"rounds": 2, "baseline": False}})
     run_rounds(cfg, tmp_path / "run")
     manifest = json.loads((tmp_path / "run" / "round-1" / "manifest.json").read_text())
     assert sorted(manifest["stages"]) == ["eval", "policy", "report"]  # no search, harvest or PRM
@@ -199,6 +202,13 @@ def test_a_grpo_round_records_its_method_rewards_and_tokens(tiny_model_dir, tmp_
     assert manifest["data"]["generated_tokens"] == policy["generated_tokens"] > 0
     assert manifest["models"]["policy"] == "round-1/policy/adapter" and manifest["models"]["prm"] is None
     assert set(manifest["metrics"]["eval"]) == {"cot", "sc"}
+    # round 2 continues from round 1's policy: from the base model, on the same questions and seed, it
+    # would replay round 1 and end at the very same adapter
+    second = json.loads((tmp_path / "run" / "round-2" / "manifest.json").read_text())
+    assert second["models"]["policy_init"] == "round-1/policy/adapter"
+    first_weights, second_weights = (load_file(tmp_path / "run" / f"round-{i}" / "policy" / "adapter" /
+                                               "adapter_model.safetensors") for i in (1, 2))
+    assert any(not torch.equal(first_weights[k], second_weights[k]) for k in first_weights)
 
 
 def test_bad_grpo_input_is_one_line_and_writes_nothing(tmp_path, capsys):

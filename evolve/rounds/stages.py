@@ -193,8 +193,9 @@ def grpo_stage(ctx: RoundContext, index: int) -> dict:
     from evolve.train.grpo import train_grpo
 
     cfg = ctx.config
-    start = ctx.start_policy
-    init = ctx.path(start) if cfg.policy.from_base else ctx.path(ctx.previous.get("policy") or start)
+    # Always from the last round's policy (policy.from_base is for sft): a grpo round has no new data, so
+    # from the same start, on the same questions and seed, round 2 would replay round 1 step for step.
+    init = ctx.path(ctx.previous.get("policy") or ctx.start_policy)
     questions = ctx.domain.load_split(cfg.data.split, limit=cfg.search.limit)
     scorer = build_scorer(cfg.policy.reward_prm, cfg) if cfg.policy.rewards.get("prm") else None
     result = train_grpo(questions, ctx.domain, base_dir=base_folder(cfg.model.spec),
