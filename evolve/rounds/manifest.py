@@ -107,8 +107,12 @@ def config_changes(run_dir: Path, config: Config) -> list[str]:
     return changed_keys(with_added_fields(read_json(info_path)["config"], current), current)
 
 
+def _digest(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def run_digest(config: Config) -> str:
-    return hashlib.sha256(json.dumps(comparable_settings(config), sort_keys=True).encode()).hexdigest()[:12]
+    return _digest(comparable_settings(config))
 
 
 def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
@@ -120,25 +124,26 @@ def claim_run(run_dir: Path, config: Config, *, force: bool) -> dict:
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     info_path = run_dir / "run.json"
-    digest = run_digest(config)
+    current = comparable_settings(config)
+    digest = _digest(current)
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if not info_path.exists():
-        info = {"config": comparable_settings(config), "digest": digest, "created": now, "history": []}
+        info = {"config": current, "digest": digest, "created": now, "history": []}
     else:
         info = read_json(info_path)
         if info["digest"] != digest:
-            diff = config_changes(run_dir, config)
+            filled = with_added_fields(info["config"], current)
+            diff = changed_keys(filled, current)
             if diff and not force:
                 shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
                 raise ConfigError(
                     f"this run was started with another config ({shown})", where=str(info_path),
                     fix="use the original config, a new --out, or --force to continue under the new one",
                 )
-            current = comparable_settings(config)
-            added = sorted(_paths(with_added_fields(info["config"], current)) - _paths(info["config"]))
+            added = sorted(_paths(filled) - _paths(info["config"]))
             info["history"].append({"from": info["digest"], "to": digest, "at": now, "changed": diff,
                                     **({"added_at_default": added} if added else {})})
-            info.update(config=comparable_settings(config), digest=digest)
+            info.update(config=current, digest=digest)
     write_json(info_path, info)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
                                          encoding="utf-8")
