@@ -81,29 +81,55 @@ def hard_eval(config, arm_dir: Path, index: int, events) -> None:
              label=f"round {index}, harder level", events=events, split=f"{HARD_DOMAIN}:test")
 
 
+def columns(records: dict[str, dict], n: int) -> dict[str, list[bool]]:
+    """mode -> correct per question (sorted ids), plus pass@n over the shared SC (or P-VS) samples."""
+    ids = sorted(records)
+    modes = list(records[ids[0]]["modes"])
+    result = {m: [bool(records[i]["modes"][m]["correct"]) for i in ids] for m in modes}
+    shared = next((m for m in ("sc", "pvs") if m in modes), None)
+    if shared:
+        result[f"pass@{n}"] = [any(c["correct"] for c in records[i]["modes"][shared]["candidates"]) for i in ids]
+    return result
+
+
+def paired(correct: list[bool], reference: list[bool], key: str) -> dict:
+    """`key`'s paired bootstrap difference (95%) and exact McNemar p, question by question."""
+    from evolve.eval.stats import mcnemar, paired_bootstrap_diff
+
+    diff, low, high = paired_bootstrap_diff(correct, reference, 10_000, seed=0)
+    p = mcnemar(sum(r and not c for c, r in zip(correct, reference)), sum(c and not r for c, r in zip(correct, reference)))
+    return {key: diff, f"{key}_low": low, f"{key}_high": high, f"{key}_p": p}
+
+
 def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dict]:
-    """Per level, round, arm and mode: accuracy, its interval, and the paired difference to MedS3's same mode."""
-    from evolve.eval.stats import mcnemar, paired_bootstrap_diff, wilson_interval
+    """Per level, round, arm and mode: accuracy, its interval, and paired differences to MedS3's round of the
+    same index (equal generated tokens) and to the arm's own previous round (for round 1, the base model's
+    round 0 in MedS3's run), in the same mode."""
+    from evolve.eval.stats import wilson_interval
+
+    def records(arm_dir: Path, index: int, folder: str) -> dict[str, dict]:
+        path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
+        return per_question(path) if path.exists() else {}
+
+    def results(arm_dir: Path, index: int, folder: str) -> dict[str, list[bool]]:
+        found = records(arm_dir, index, folder)
+        return columns(found, n) if found else {}
 
     rows = []
     for level, folder in (("train", "eval"), ("hard", "eval-hard")):
         for index in range(1, rounds + 1):
-            ref_path = meds3 / f"round-{index}" / folder / "questions.jsonl"
-            if not ref_path.exists():
+            reference_answers = records(meds3, index, folder)
+            if not reference_answers:
                 continue
-            reference = per_question(ref_path)
+            reference = columns(reference_answers, n)
             for arm, arm_dir in {"meds3": meds3, **arms}.items():
-                path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
-                if not path.exists():
+                answers = records(arm_dir, index, folder)
+                if not answers:
                     continue
-                records = per_question(path)
-                ids = sorted(records)
-                modes = list(records[ids[0]]["modes"])
-                columns = {m: [bool(records[i]["modes"][m]["correct"]) for i in ids] for m in modes}
-                shared = next((m for m in ("sc", "pvs") if m in modes), None)
-                if shared:
-                    columns[f"pass@{n}"] = [any(c["correct"] for c in records[i]["modes"][shared]["candidates"])
-                                            for i in ids]
+                if answers.keys() != reference_answers.keys():  # pairing needs the same questions
+                    raise SystemExit(f"{arm_dir}/round-{index}/{folder}: not the questions MedS3 round {index} answered")
+                found = columns(answers, n)
+                previous = results(arm_dir if index > 1 else meds3, index - 1, folder)  # round 0: the base model
                 data = manifest(arm_dir, index)
                 tokens = sum(manifest(arm_dir, i)["data"].get("search_tokens") or
                              manifest(arm_dir, i)["data"].get("generated_tokens") or 0
@@ -112,44 +138,41 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
                 log = arm_dir / f"round-{index}" / "policy" / "grpo_log.jsonl"
                 if log.exists():  # a resumed GRPO stage's timing holds only its last part; TRL times every step
                     seconds = sum(json.loads(line).get("step_time", 0.0) for line in log.read_text().splitlines())
-                for mode, correct in columns.items():
-                    ref_mode = mode if (mode in reference[ids[0]]["modes"] or mode.startswith("pass@")) else None
-                    if ref_mode and ref_mode.startswith("pass@"):
-                        ref = [any(c["correct"] for c in reference[i]["modes"]["sc"]["candidates"]) for i in ids]
-                    elif ref_mode:
-                        ref = [bool(reference[i]["modes"][mode]["correct"]) for i in ids]
-                    else:
-                        ref = None
+                for mode, correct in found.items():
                     k = sum(correct)
-                    low, high = wilson_interval(k, len(ids))
-                    row = {"level": level, "round": index, "arm": arm, "mode": mode, "correct": k, "n": len(ids),
-                           "accuracy": k / len(ids), "low": low, "high": high, "generated_tokens": tokens,
+                    low, high = wilson_interval(k, len(correct))
+                    row = {"level": level, "round": index, "arm": arm, "mode": mode, "correct": k, "n": len(correct),
+                           "accuracy": k / len(correct), "low": low, "high": high, "generated_tokens": tokens,
                            "training_seconds": round(seconds, 1)}
-                    if mode in records[ids[0]]["modes"]:
-                        lengths = [records[i]["modes"][mode].get("tokens") for i in ids]
-                        lengths = [t for t in lengths if t is not None]
+                    if not mode.startswith("pass@"):
+                        lengths = [t for r in answers.values() if (t := r["modes"][mode].get("tokens")) is not None]
                         row["mean_tokens"] = sum(lengths) / len(lengths) if lengths else None
-                    if ref is not None and arm != "meds3":
-                        diff, dlow, dhigh = paired_bootstrap_diff(correct, ref, 10_000, seed=0)
-                        row.update(diff_vs_meds3=diff, diff_low=dlow, diff_high=dhigh,
-                                   mcnemar_p=mcnemar(sum(r and not c for c, r in zip(correct, ref)),
-                                                     sum(c and not r for c, r in zip(correct, ref))))
+                    if arm != "meds3" and mode in reference:
+                        row.update(paired(correct, reference[mode], "vs_meds3"))
+                    if mode in previous:
+                        row.update(paired(correct, previous[mode], "vs_previous"))
                     rows.append(row)
     return rows
 
 
+def _difference(row: dict, key: str) -> str:
+    if key not in row:
+        return ""
+    return (f"{100 * row[key]:+.1f} [{100 * row[f'{key}_low']:+.1f}, {100 * row[f'{key}_high']:+.1f}], "
+            f"p={row[f'{key}_p']:.3g}")
+
+
 def markdown(rows: list[dict], base: dict) -> str:
-    lines = ["| level | round | arm | mode | accuracy [95% CI] | vs MedS3 same mode [95% CI], McNemar p | "
-             "mean tokens per answer | generated tokens (training) | training s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| level | round | arm | mode | accuracy [95% CI] | vs MedS3 same round and mode [95% CI], McNemar p | "
+             "vs own previous round (r1: vs base) | mean tokens per answer | generated tokens (training) | training s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for level, cot in base.items():
-        lines.append(f"| {level} | 0 | base | cot | {100 * cot:.1f} | | | | |")
+        lines.append(f"| {level} | 0 | base | cot | {100 * cot:.1f} | | | | | |")
     for r in rows:
-        vs = (f"{100 * r['diff_vs_meds3']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}], "
-              f"p={r['mcnemar_p']:.3g}" if "diff_vs_meds3" in r else "")
         mean = f"{r['mean_tokens']:.1f}" if r.get("mean_tokens") is not None else ""
         lines.append(f"| {r['level']} | {r['round']} | {r['arm']} | {r['mode']} | {100 * r['accuracy']:.1f} "
-                     f"[{100 * r['low']:.1f}, {100 * r['high']:.1f}] | {vs} | {mean} | {r['generated_tokens']} | "
-                     f"{r['training_seconds']} |")
+                     f"[{100 * r['low']:.1f}, {100 * r['high']:.1f}] | {_difference(r, 'vs_meds3')} | "
+                     f"{_difference(r, 'vs_previous')} | {mean} | {r['generated_tokens']} | {r['training_seconds']} |")
     return "\n".join(lines)
 
 

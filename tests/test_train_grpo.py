@@ -19,7 +19,7 @@ pytest.importorskip("trl")
 from domains import Question, load_domain  # noqa: E402
 from evolve.config import PolicyConfig, RewardName  # noqa: E402
 from evolve.errors import ConfigError  # noqa: E402
-from evolve.train.grpo import check_grpo, generated_tokens, train_grpo  # noqa: E402
+from evolve.train.grpo import check_grpo, generated_tokens, rolling_mean, train_grpo  # noqa: E402
 from evolve.train.rewards import REWARDS, format_score, prm_score, reward_functions, verifier_score  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +64,12 @@ def test_prm_reward_is_the_mean_or_min_step_score():
     assert prm_score(text, DOSE, domain, StepScorer(), "mean") == pytest.approx(0.35)
     assert prm_score(text, DOSE, domain, StepScorer(), "min") == pytest.approx(0.2)
     assert prm_score("", DOSE, domain, StepScorer()) == 0.0
+
+
+def test_the_training_curve_is_smoothed_by_a_rolling_mean_of_the_last_steps():
+    assert rolling_mean([1.0, 0.0, 0.5, 1.0, 0.0], 2) == [1.0, 0.5, 0.25, 0.75, 0.5]
+    assert rolling_mean([1.0, 0.0, 0.5], 3) == [1.0, 0.5, 0.5]  # the first points average what there is
+    assert rolling_mean([0.2, 0.4], 1) == [0.2, 0.4] and rolling_mean([], 5) == []
 
 
 def test_reward_functions_keep_the_weighted_ones_and_count_tokens():

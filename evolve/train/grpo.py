@@ -233,8 +233,18 @@ def train_grpo(questions: Sequence[Question], domain: Domain, *, base_dir: str |
     return GRPOResult(str(adapter), steps, seconds, generated_tokens(log, per_step), log, resumed)
 
 
+def rolling_mean(values: Sequence[float], window: int) -> list[float]:
+    """At each point, the mean of the last `window` values (of all so far at the start)."""
+    means, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value - (values[i - window] if i >= window else 0.0)
+        means.append(total / min(i + 1, window))
+    return means
+
+
 def plot_log(log: Sequence[dict], path: Path) -> Path | None:
-    """Reward per reward function and mean completion length over the steps."""
+    """Reward per reward function and mean completion length over the steps. A step holds a couple of
+    questions, so each curve is drawn faint step by step and bold as a rolling mean over ~1/12 of the run."""
     if not log:
         return None
     import matplotlib
@@ -243,21 +253,29 @@ def plot_log(log: Sequence[dict], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     steps = [r["step"] for r in log]
+    window = max(1, len(log) // 12)
+
+    def curve(ax, values, colour, label, style="-", lw=1.8):
+        if window > 1:
+            ax.plot(steps, values, style, color=colour, lw=0.8, alpha=0.25)
+        ax.plot(steps, rolling_mean(values, window), style, color=colour, lw=lw, label=label)
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    left.plot(steps, [r.get("reward", 0.0) for r in log], "-", color="black", lw=2, label="total (weighted)")
+    curve(left, [r.get("reward", 0.0) for r in log], "black", "total (weighted)", lw=2.4)
     names = sorted({k.split("/")[1] for r in log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
-    for name in names:
-        left.plot(steps, [r.get(f"rewards/{name}/mean", 0.0) for r in log], "-", label=name)
+    for name, colour in zip(names, ("#1565c0", "#ef6c00", "#2e7d32", "#ad1457", "#00838f")):
+        curve(left, [r.get(f"rewards/{name}/mean", 0.0) for r in log], colour, name)
     zero = [r.get("frac_reward_zero_std") for r in log]
     if any(z is not None for z in zero):
-        left.plot(steps, [z if z is not None else 0.0 for z in zero], ":", color="grey",
-                  label="groups with zero reward variance")
+        curve(left, [z if z is not None else 0.0 for z in zero], "grey", "groups with zero reward variance", ":")
     left.set(title="reward", xlabel="optimiser step", ylabel="mean per completion")
     left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    right.plot(steps, [r.get("completions/mean_length", 0.0) for r in log], "-", color="#6a1b9a")
+    curve(right, [r.get("completions/mean_length", 0.0) for r in log], "#6a1b9a", None)
     right.set(title="completion length", xlabel="optimiser step", ylabel="mean tokens")
     for ax in (left, right):
         ax.xaxis.get_major_locator().set_params(integer=True)
+    if window > 1:
+        fig.suptitle(f"GRPO training: faint, each step; bold, the mean of the last {window} steps", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
