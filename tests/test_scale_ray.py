@@ -76,7 +76,8 @@ def test_killing_a_worker_mid_question_gives_the_same_file_once(tmp_path):
     ray.kill(ray.get_actor(victim), no_restart=False)  # Ray restarts it; its questions are dealt again
     thread.join(120)
     summary = result["summary"]
-    assert summary.restarts == 1 and summary.requeued >= 1 and summary.failed == []
+    # The other worker may finish the rest before Ray's restart of the victim has loaded its model.
+    assert (summary.deaths, summary.failed) == (1, []) and summary.restarts <= 1 and summary.requeued >= 1
     assert trees(out) == trees(tmp_path / "reference.jsonl")
 
 
@@ -96,7 +97,8 @@ def test_questions_that_kill_or_fail_every_attempt_are_reported_and_the_rest_is_
     summary = search(tmp_path / "bad.jsonl", tmp_path / "bad-trees.jsonl", workers=2)
     assert sorted(qid for qid, _ in summary.failed) == sorted(planted)
     why = dict(summary.failed)
-    assert "FAULT" in why[seeds[5]["id"]] and why[seeds[2]["id"]] == "its worker died" and summary.restarts >= 1
+    assert "FAULT" in why[seeds[5]["id"]] and why[seeds[2]["id"]] == "its worker died"
+    assert summary.deaths == 2  # CRASH is dealt alone to an empty worker twice, and kills it each time
     search(tmp_path / "good.jsonl", tmp_path / "reference.jsonl")  # in this process: nothing planted there
     assert trees(tmp_path / "bad-trees.jsonl") == trees(tmp_path / "reference.jsonl")
 

@@ -18,8 +18,9 @@ def print_summary(summary, console: Console) -> None:
         f"{summary.solved} questions with a correct leaf, {summary.tokens_per_second:.0f} generated tok/s, "
         f"{summary.nodes_per_second:.2f} nodes/s"
     )
-    if summary.workers > 1 or summary.restarts or summary.requeued:
-        console.print(f"on {summary.workers} workers (started in {summary.startup_seconds:.1f}s): {summary.restarts} restarted, {summary.requeued} questions "
+    if summary.workers > 1 or summary.deaths or summary.requeued:
+        console.print(f"on {summary.workers} workers (started in {summary.startup_seconds:.1f}s): {summary.deaths} died "
+                      f"({summary.restarts} restarted and loaded again before the end), {summary.requeued} questions "
                       "dealt again after their worker was lost")
     if summary.failed:
         console.print(f"[bold red]failed on every attempt[/] ({len(summary.failed)}, left out of the file; the same "

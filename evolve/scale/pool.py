@@ -22,6 +22,10 @@ from evolve.errors import EvolveError
 from evolve.scale.cluster import connect, place, start_workers
 
 EXCHANGE_WAIT = 0.5  # seconds a worker waits for something to finish before it answers an exchange
+# A load sent while Ray is still restarting the actor fails with ActorUnavailableError ("the actor is
+# restarting"), more often the busier the machine is. It is tried again after this wait instead of giving
+# the worker up: only ActorDiedError means Ray will not bring it back.
+RELOAD_WAIT = 0.5
 
 
 class WorkerFailed(EvolveError):
@@ -34,7 +38,8 @@ class PoolStats:
 
     workers: int = 0
     alive: int = 0
-    restarts: int = 0  # worker deaths recovered from
+    deaths: int = 0  # workers that died during the run (or stopped serving and were replaced)
+    restarts: int = 0  # of those, the ones that came back and loaded their model again before the end
     requeued: int = 0  # questions dealt again after their worker died or failed
     finished: int = 0
     generated_tokens: int = 0
@@ -84,7 +89,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
     question's FinishedTree or Answered once, in the order they finish. `capacity` is the most questions
     a worker holds (or a function of the number of workers that gives it)."""
     ray, local = connect(spec.config)
-    from ray.exceptions import RayActorError, RayError
+    from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
     placement = place(spec.config, ray.cluster_resources(), local)
     capacity = capacity(placement.workers) if callable(capacity) else capacity
@@ -113,6 +118,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
         busy: set[int] = set()
         alive = set(range(len(handles)))
         nodes: dict[int, int] = {}  # each worker's tree nodes in flight
+        reload_at: dict[int, float] = {}  # workers whose load meets a restarting actor: when to try again
 
         def lose(worker: int, message: str, ids: Sequence[str] | None = None) -> None:
             """What `worker` held (or only `ids` of it) goes back to the queue, or fails after question_attempts."""
@@ -131,6 +137,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
 
         def reload(worker: int) -> None:
             """Load the worker again: a restarted actor builds its model, a live one drops its inbox."""
+            reload_at.pop(worker, None)
             outstanding[handles[worker].load.remote(task)] = (worker, "load")
             busy.add(worker)
 
@@ -140,22 +147,34 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
 
         on_progress(stats)
         while alive and (queue or any(held[w] for w in alive)):
+            for worker in [w for w, due in reload_at.items() if due <= time.monotonic()]:
+                reload(worker)
             for worker in sorted(alive - busy):
                 given = deal(queue, len(held[worker]), capacity, set(attempts))
                 held[worker].update((q.id, q) for q in given)
                 outstanding[handles[worker].exchange.remote(given, EXCHANGE_WAIT)] = (worker, "exchange")
                 busy.add(worker)
-            ready, _ = ray.wait(list(outstanding), num_returns=1, timeout=10.0)
+            wait = max(0.0, min([10.0, *(due - time.monotonic() for due in reload_at.values())]))
+            if outstanding:
+                ready, _ = ray.wait(list(outstanding), num_returns=1, timeout=wait)
+            else:  # nothing in flight, only loads waiting for their actors to restart
+                time.sleep(wait)
+                ready = []
             for ref in ready:
                 worker, kind = outstanding.pop(ref)
                 busy.discard(worker)
                 try:
                     answer = ray.get(ref)
-                except RayActorError:
+                except RayActorError as err:
+                    if kind == "load" and isinstance(err, ActorUnavailableError):  # still restarting: try again
+                        reload_at[worker] = time.monotonic() + RELOAD_WAIT
+                        busy.add(worker)
+                        continue
                     lose(worker, "its worker died")
                     if kind == "load":  # it did not come back: no restarts left, or its node is gone
                         gone(worker)
                     else:  # Ray restarts it (up to run.worker_restarts times); load it again
+                        stats.deaths += 1
                         reload(worker)
                     continue
                 except RayError as err:  # the call failed without the actor dying (unreachable, lost result)
@@ -172,6 +191,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
                 if answer.incarnation != born[worker] or not answer.serving:
                     # a restarted process that was never loaded, or a worker whose thread has stopped
                     lose(worker, "its worker restarted" if answer.serving else "its worker stopped serving")
+                    stats.deaths += 1
                     if not answer.serving and answer.incarnation == born[worker]:
                         ray.kill(handles[worker], no_restart=False)  # Ray starts a fresh process
                     reload(worker)

@@ -34,7 +34,8 @@ class SearchSummary:
     solved: int = 0  # questions with at least one correct leaf
     workers: int = 1
     startup_seconds: float = 0.0  # starting the workers and loading their models (0 in one process)
-    restarts: int = 0  # workers that died and were restarted
+    deaths: int = 0  # workers that died during the run
+    restarts: int = 0  # of those, the ones Ray restarted that loaded their model again before the end
     requeued: int = 0  # questions dealt again after their worker was lost
     failed: list[tuple[str, str]] = field(default_factory=list)  # (question id, why): lost on every attempt
 
@@ -119,7 +120,8 @@ def run_search(reasoner: Reasoner, out: str | Path, *, force: bool = False, even
     pool = reasoner.search(todo, on_tree=on_tree, on_tick=on_tick)
     summary.seconds = time.perf_counter() - started
     if pool is not None:
-        summary.workers, summary.restarts, summary.requeued = pool.workers, pool.restarts, pool.requeued
+        summary.workers, summary.deaths, summary.restarts = pool.workers, pool.deaths, pool.restarts
+        summary.requeued = pool.requeued
         summary.startup_seconds = pool.startup_seconds
         summary.failed = list(pool.failed)
     return summary
