@@ -14,8 +14,9 @@ All arms start from the base model (R1-Zero-like). Each GRPO round stops once it
 the generated tokens of the MedS3 round's search and rollouts (`policy.token_budget`). Every arm is
 evaluated on the same 200 test additions (CoT, SC@8, and P-VS@8 where a PRM exists, plus pass@8) and on
 the harder three-term level. Each is compared with the MedS3 arm question by question: a paired
-bootstrap interval and an exact McNemar test. Results: OUT/sft_vs_grpo.json, .md and .png (accuracy
-against generated tokens).
+bootstrap interval and an exact McNemar test, and with its own previous round (round 1 with the base
+model). Results: OUT/sft_vs_grpo.json, .md and .png (accuracy against generated tokens), for every arm
+found in OUT and every round MedS3 has, whichever arms this call ran.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ GRPO_SETTINGS = ["policy.method=grpo", "policy.learning_rate=5e-5", "policy.epoc
                  "policy.checkpoint_every=10", "policy.grpo.num_generations=4",
                  "policy.grpo.max_completion_length=64", "policy.grpo.temperature=0.8", "policy.grpo.beta=0.0",
                  "prm.enabled=false", "run.baseline=false"]
+
+
+ARMS = {"grpo": "GRPO with the verifier and format rewards",
+        "grpo-prm": "the same, plus the PRM-shaped reward (MedS3's PRM of the same round)"}
 
 
 def arm_settings(arm: str, meds3: Path, index: int, budget: int | None = None) -> list[str]:
@@ -177,31 +182,40 @@ def markdown(rows: list[dict], base: dict) -> str:
 
 
 def plot(rows: list[dict], base: dict, path: Path) -> None:
+    """Accuracy against cumulative training tokens per arm: CoT with its 95% band, SC, P-VS and pass@8."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 4.8))
     colours = {"meds3": "#1565c0", "grpo": "#c62828", "grpo-prm": "#2e7d32"}
+    styles = {"cot": ("o", "-"), "sc": ("s", "--"), "pvs": ("^", "-."), "pass@8": ("x", ":")}
     for ax, level in zip(axes, ("train", "hard")):
         for arm, colour in colours.items():
-            for mode, marker in (("cot", "o"), ("sc", "s"), ("pvs", "^")):
+            for mode, (marker, line) in styles.items():
                 points = sorted((r["generated_tokens"], r["accuracy"], r["low"], r["high"]) for r in rows
                                 if r["level"] == level and r["arm"] == arm and r["mode"] == mode)
                 if not points:
                     continue
-                xs = [0] + [p[0] for p in points]
-                ys = [base.get(level, 0.0)] + [p[1] for p in points]
-                ax.plot(xs, [100 * y for y in ys], marker=marker, color=colour, label=f"{arm} {mode}",
-                        ls="-" if mode == "cot" else "--")
+                xs = [p[0] for p in points]
+                ys = [100 * p[1] for p in points]
+                if mode == "cot":  # from the base model's CoT at x=0, with the Wilson band
+                    base_cot = 100 * base.get(level, 0.0)
+                    ax.plot([0, xs[0]], [base_cot, ys[0]], line, color=colour, lw=1.2)
+                    ax.fill_between(xs, [100 * p[2] for p in points], [100 * p[3] for p in points], color=colour,
+                                    alpha=0.12, lw=0)
+                ax.plot(xs, ys, line, marker=marker, color=colour, label=f"{arm} {mode}", lw=2 if mode == "cot" else 1.2)
+        ax.plot([0], [100 * base.get(level, 0.0)], "ko", label="base model cot" if level == "train" else None)
         ax.set(title=f"{'2 terms (trained level)' if level == 'train' else '3 terms (harder level)'}",
                xlabel="training-data tokens generated (cumulative)", ylabel="accuracy %")
+        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle("MedS3 (MCTS + SFT + PRM) vs GRPO: accuracy against the tokens generated for training "
-                 "(search and rollouts, or GRPO groups); x=0 is the base model's CoT", fontsize=10)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="center right")
+    fig.suptitle("MedS3 (MCTS + SFT + PRM) against GRPO at equal generated tokens (search and rollouts, or GRPO "
+                 "groups)\nShaded: greedy CoT's 95% Wilson interval; the paired differences are in the .md", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -210,7 +224,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--meds3", type=Path, default=ROOT / "runs" / "learning" / "base")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "sft-vs-grpo")
-    parser.add_argument("--arms", default="grpo,grpo-prm")
+    parser.add_argument("--arms", default="grpo,grpo-prm",
+                        help="the arms to run, comma-separated: " + ", ".join(f"{k} ({v})" for k, v in ARMS.items())
+                        + ". The report covers every arm found in --out")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "learning-cpu.yaml")
     parser.add_argument("--quiet", action="store_true")
@@ -223,8 +239,10 @@ def main() -> None:
     from evolve.config import load_config
     from evolve.rounds.runner import run_rounds
 
-    ensure_arith_domains(300)
     arms = {arm: args.out / arm for arm in args.arms.split(",") if arm}
+    if unknown := sorted(set(arms) - set(ARMS)):
+        parser.error(f"--arms: unknown {', '.join(unknown)}; the arms are {', '.join(ARMS)}")
+    ensure_arith_domains(300)
     with progress_sink(args.quiet) as events:
         for arm, arm_dir in arms.items():
             plan = [load_config(args.config, [*arm_settings(arm, args.meds3, done, args.token_budget),
@@ -239,7 +257,9 @@ def main() -> None:
         if path.exists():
             records = per_question(path)
             base[level] = sum(bool(r["modes"]["cot"]["correct"]) for r in records.values()) / len(records)
-    rows = compare(args.meds3, arms, args.rounds, 8)
+    # The report covers every arm in --out and every round MedS3 has, not only what this call ran.
+    reported = {arm: args.out / arm for arm in ARMS if (args.out / arm / "run.json").exists()}
+    rows = compare(args.meds3, reported, len(list(args.meds3.glob("round-[1-9]*"))), 8)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sft_vs_grpo.json").write_text(json.dumps({"base_cot": base, "rows": rows}, indent=2))
     text = markdown(rows, base)
