@@ -116,9 +116,6 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
         path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
         return per_question(path) if path.exists() else {}
 
-    def results(arm_dir: Path, index: int, folder: str) -> dict[str, list[bool]]:
-        found = records(arm_dir, index, folder)
-        return columns(found, n) if found else {}
 
     rows = []
     for level, folder in (("train", "eval"), ("hard", "eval-hard")):
@@ -131,10 +128,14 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
                 answers = records(arm_dir, index, folder)
                 if not answers:
                     continue
-                if answers.keys() != reference_answers.keys():  # pairing needs the same questions
-                    raise SystemExit(f"{arm_dir}/round-{index}/{folder}: not the questions MedS3 round {index} answered")
+                previous_dir = arm_dir if index > 1 else meds3  # round 0: the base model, in MedS3's run
+                previous_answers = records(previous_dir, index - 1, folder)
+                for name, other in ((f"MedS3 round {index}", reference_answers),
+                                    (f"{previous_dir.name} round {index - 1}", previous_answers)):
+                    if other and answers.keys() != other.keys():  # pairing needs the same questions
+                        raise SystemExit(f"{arm_dir}/round-{index}/{folder}: not the questions {name} answered")
                 found = columns(answers, n)
-                previous = results(arm_dir if index > 1 else meds3, index - 1, folder)  # round 0: the base model
+                previous = columns(previous_answers, n) if previous_answers else {}
                 data = manifest(arm_dir, index)
                 tokens = sum(manifest(arm_dir, i)["data"].get("search_tokens") or
                              manifest(arm_dir, i)["data"].get("generated_tokens") or 0
@@ -211,10 +212,13 @@ def plot(rows: list[dict], base: dict, path: Path) -> None:
                xlabel="training-data tokens generated (cumulative)", ylabel="accuracy %")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="center right")
-    fig.suptitle("MedS3 (MCTS + SFT + PRM) against GRPO at equal generated tokens (search and rollouts, or GRPO "
-                 "groups)\nShaded: greedy CoT's 95% Wilson interval; the paired differences are in the .md", fontsize=10)
+    legend = {}
+    for ax in axes:  # a series drawn at one level only still gets its entry
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), fontsize=8, loc="center right")
+    fig.suptitle("MedS3 (MCTS + SFT + PRM) against GRPO, by the tokens generated for training (search and rollouts, "
+                 "or GRPO groups)\nShaded: greedy CoT's 95% Wilson interval; the paired differences are in the .md", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.88, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -259,7 +263,9 @@ def main() -> None:
             base[level] = sum(bool(r["modes"]["cot"]["correct"]) for r in records.values()) / len(records)
     # The report covers every arm in --out and every round MedS3 has, not only what this call ran.
     reported = {arm: args.out / arm for arm in ARMS if (args.out / arm / "run.json").exists()}
-    rows = compare(args.meds3, reported, len(list(args.meds3.glob("round-[1-9]*"))), 8)
+    last = max((int(d.name.split("-")[1]) for d in args.meds3.glob("round-*") if d.name.split("-")[1].isdigit()),
+               default=0)
+    rows = compare(args.meds3, reported, last, 8)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sft_vs_grpo.json").write_text(json.dumps({"base_cot": base, "rows": rows}, indent=2))
     text = markdown(rows, base)

@@ -81,8 +81,12 @@ def test_compare_pairs_each_grpo_round_with_meds3_and_with_its_previous_round(tm
     assert "| train | 2 | grpo | cot | 100.0 [51.0, 100.0] | +50.0 [" in text and "| train | 0 | base | cot | 25.0 |" in text
 
 
-def test_compare_refuses_arms_answered_on_other_questions(tmp_path):
-    _round(tmp_path / "meds3", 1, {"q0": {"cot": True, "sc": True}}, {"search_tokens": 10})
-    _round(tmp_path / "grpo", 1, {"q9": {"cot": True, "sc": True}}, {"generated_tokens": 10})
-    with pytest.raises(SystemExit, match="not the questions MedS3 round 1 answered"):
-        compare(tmp_path / "meds3", {"grpo": tmp_path / "grpo"}, rounds=1, n=8)
+def test_compare_refuses_rounds_answered_on_other_questions(tmp_path):
+    meds3, grpo = tmp_path / "meds3", tmp_path / "grpo"
+    _round(meds3, 1, {"q0": {"cot": True, "sc": True}}, {"search_tokens": 10})
+    _round(grpo, 1, {"q9": {"cot": True, "sc": True}}, {"generated_tokens": 10})
+    with pytest.raises(SystemExit, match="grpo/round-1/eval: not the questions MedS3 round 1 answered"):
+        compare(meds3, {"grpo": grpo}, rounds=1, n=8)
+    _round(meds3, 0, {"q5": {"cot": True, "sc": True}}, {})  # a base-model round on other questions
+    with pytest.raises(SystemExit, match="meds3/round-1/eval: not the questions meds3 round 0 answered"):
+        compare(meds3, {}, rounds=1, n=8)

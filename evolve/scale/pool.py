@@ -23,9 +23,10 @@ from evolve.scale.cluster import connect, place, start_workers
 
 EXCHANGE_WAIT = 0.5  # seconds a worker waits for something to finish before it answers an exchange
 # A load sent while Ray is still restarting the actor fails with ActorUnavailableError ("the actor is
-# restarting"), more often the busier the machine is. It is tried again after this wait instead of giving
-# the worker up: only ActorDiedError means Ray will not bring it back.
+# restarting"), more often the busier the machine is. It is tried again every RELOAD_WAIT seconds, for up
+# to RELOAD_PATIENCE, before the worker is given up. Any other failure of a load gives it up at once.
 RELOAD_WAIT = 0.5
+RELOAD_PATIENCE = 300.0
 
 
 class WorkerFailed(EvolveError):
@@ -119,6 +120,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
         alive = set(range(len(handles)))
         nodes: dict[int, int] = {}  # each worker's tree nodes in flight
         reload_at: dict[int, float] = {}  # workers whose load meets a restarting actor: when to try again
+        restarting_since: dict[int, float] = {}
 
         def lose(worker: int, message: str, ids: Sequence[str] | None = None) -> None:
             """What `worker` held (or only `ids` of it) goes back to the queue, or fails after question_attempts."""
@@ -140,6 +142,13 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
             reload_at.pop(worker, None)
             outstanding[handles[worker].load.remote(task)] = (worker, "load")
             busy.add(worker)
+
+        def still_restarting(worker: int, err: Exception) -> bool:
+            """Ray is restarting the actor, and has been for less than RELOAD_PATIENCE."""
+            if not isinstance(err, ActorUnavailableError):
+                return False
+            since = restarting_since.setdefault(worker, time.monotonic())
+            return time.monotonic() - since < RELOAD_PATIENCE
 
         def gone(worker: int) -> None:
             alive.discard(worker)
@@ -166,7 +175,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
                 try:
                     answer = ray.get(ref)
                 except RayActorError as err:
-                    if kind == "load" and isinstance(err, ActorUnavailableError):  # still restarting: try again
+                    if kind == "load" and still_restarting(worker, err):  # try again soon
                         reload_at[worker] = time.monotonic() + RELOAD_WAIT
                         busy.add(worker)
                         continue
@@ -182,6 +191,7 @@ def run_on_workers(spec: WorkerSpec, task: tuple, questions: Sequence[Question],
                     gone(worker) if kind == "load" else reload(worker)
                     continue
                 if kind == "load":
+                    restarting_since.pop(worker, None)
                     if "error" in answer:  # it came back but cannot load any more
                         gone(worker)
                     else:

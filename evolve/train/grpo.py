@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import json
 import time
 from collections.abc import Sequence
@@ -263,7 +264,7 @@ def plot_log(log: Sequence[dict], path: Path) -> Path | None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     curve(left, [r.get("reward", 0.0) for r in log], "black", "total (weighted)", lw=2.4)
     names = sorted({k.split("/")[1] for r in log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
-    for name, colour in zip(names, ("#1565c0", "#ef6c00", "#2e7d32", "#ad1457", "#00838f")):
+    for name, colour in zip(names, itertools.cycle(("#1565c0", "#ef6c00", "#2e7d32", "#ad1457", "#00838f"))):
         curve(left, [r.get(f"rewards/{name}/mean", 0.0) for r in log], colour, name)
     zero = [r.get("frac_reward_zero_std") for r in log]
     if any(z is not None for z in zero):
