@@ -98,12 +98,12 @@ def columns(records: dict[str, dict], n: int) -> dict[str, list[bool]]:
 
 
 def paired(correct: list[bool], reference: list[bool], key: str) -> dict:
-    """`key`'s paired bootstrap difference (95%) and exact McNemar p, question by question."""
-    from evolve.eval.stats import mcnemar, paired_bootstrap_diff
+    """`key`'s paired bootstrap difference (95%, 10,000 resamples) and exact McNemar p, question by question."""
+    from evolve.eval.evaluate import compare as paired_test
 
-    diff, low, high = paired_bootstrap_diff(correct, reference, 10_000, seed=0)
-    p = mcnemar(sum(r and not c for c, r in zip(correct, reference)), sum(c and not r for c, r in zip(correct, reference)))
-    return {key: diff, f"{key}_low": low, f"{key}_high": high, f"{key}_p": p}
+    test = paired_test("reference", key, reference, correct, seed=0, iters=10_000)
+    return {key: test["diff"], f"{key}_low": test["diff_low"], f"{key}_high": test["diff_high"],
+            f"{key}_p": test["mcnemar_p"]}
 
 
 def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dict]:
@@ -115,7 +115,6 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
     def records(arm_dir: Path, index: int, folder: str) -> dict[str, dict]:
         path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
         return per_question(path) if path.exists() else {}
-
 
     rows = []
     for level, folder in (("train", "eval"), ("hard", "eval-hard")):

@@ -56,11 +56,12 @@ def pass_at_n(questions: Sequence[Question], solutions, domain) -> dict[str, Any
     return {"n": len(solutions[0].candidates), "correct": k, "questions": n, "accuracy": k / n, "low": low, "high": high}
 
 
-def compare(base: str, other: str, a: Sequence[bool], b: Sequence[bool], seed: int) -> dict[str, Any]:
+def compare(base: str, other: str, a: Sequence[bool], b: Sequence[bool], seed: int,
+            iters: int = BOOTSTRAP_ITERS) -> dict[str, Any]:
     """`other` against `base` on the same questions: exact McNemar and a paired bootstrap of the difference."""
     only_base = sum(x and not y for x, y in zip(a, b))
     only_other = sum(y and not x for x, y in zip(a, b))
-    diff, low, high = paired_bootstrap_diff(b, a, BOOTSTRAP_ITERS, seed)
+    diff, low, high = paired_bootstrap_diff(b, a, iters, seed)
     return {"base": base, "mode": other, "only_base": only_base, "only_mode": only_other,
             "mcnemar_p": mcnemar(only_base, only_other), "diff": diff, "diff_low": low, "diff_high": high}
 
