@@ -10,7 +10,9 @@ Arms:
 - `grpo`: GRPO (TRL) with the verifier and format rewards.
 - `grpo-prm`: the same, plus the PRM-shaped reward (the MedS3 arm's PRM of the same round).
 
-All arms start from the base model (R1-Zero-like). Each GRPO round stops once its completions total
+Every arm starts where the MedS3 run did: from the base model (R1-Zero-like), or, for a `--meds3` run
+with a cold start (`bench/learning.py --arm cold`), from the same cold-start stage (R1-like; it is
+deterministic, so both start from the same adapter). Use another --out for each start. Each GRPO round stops once its completions total
 the generated tokens of the MedS3 round's search and rollouts (`policy.token_budget`). Every arm is
 evaluated on the same 200 test additions (CoT, SC@8, and P-VS@8 where a PRM exists, plus pass@8) and on
 the harder three-term level. Each is compared with the MedS3 arm question by question: a paired
@@ -42,10 +44,20 @@ ARMS = {"grpo": "GRPO with the verifier and format rewards",
         "grpo-prm": "the same, plus the PRM-shaped reward (MedS3's PRM of the same round)"}
 
 
+def cold_start(meds3: Path) -> dict | None:
+    """The MedS3 run's cold start (`policy.cold_start` of its config.yaml), or None if it began at the base model."""
+    import yaml
+
+    config = yaml.safe_load((meds3 / "config.yaml").read_text(encoding="utf-8"))
+    return (config.get("policy") or {}).get("cold_start")
+
+
 def arm_settings(arm: str, meds3: Path, index: int, budget: int | None = None) -> list[str]:
     """`budget`: generated tokens for the GRPO round (default: the MedS3 round's search tokens)."""
     budget = budget or manifest(meds3, index)["data"]["search_tokens"]
     settings = [*GRPO_SETTINGS, f"policy.token_budget={budget}"]
+    if start := cold_start(meds3):  # the same cold-start stage as MedS3's, so both arms begin alike
+        settings += [f"policy.cold_start.{key}={value}" for key, value in sorted(start.items())]
     if arm == "grpo-prm":
         prm = meds3 / manifest(meds3, index)["models"]["prm"]
         settings += ["policy.rewards.prm=0.5", f"policy.reward_prm={prm}"]
@@ -167,12 +179,12 @@ def _difference(row: dict, key: str) -> str:
             f"p={row[f'{key}_p']:.3g}")
 
 
-def markdown(rows: list[dict], base: dict) -> str:
+def markdown(rows: list[dict], base: dict, start: str = "base model") -> str:
     lines = ["| level | round | arm | mode | accuracy [95% CI] | vs MedS3 same round and mode [95% CI], McNemar p | "
              "vs own previous round (r1: vs base) | mean tokens per answer | generated tokens (training) | training s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for level, cot in base.items():
-        lines.append(f"| {level} | 0 | base | cot | {100 * cot:.1f} | | | | | |")
+        lines.append(f"| {level} | 0 | {start} | cot | {100 * cot:.1f} | | | | | |")
     for r in rows:
         mean = f"{r['mean_tokens']:.1f}" if r.get("mean_tokens") is not None else ""
         lines.append(f"| {r['level']} | {r['round']} | {r['arm']} | {r['mode']} | {100 * r['accuracy']:.1f} "
@@ -181,7 +193,7 @@ def markdown(rows: list[dict], base: dict) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], base: dict, path: Path) -> None:
+def plot(rows: list[dict], base: dict, path: Path, start: str = "base model") -> None:
     """Accuracy against cumulative training tokens per arm: CoT with its 95% band, SC, P-VS and pass@8."""
     import matplotlib
 
@@ -200,13 +212,13 @@ def plot(rows: list[dict], base: dict, path: Path) -> None:
                     continue
                 xs = [p[0] for p in points]
                 ys = [100 * p[1] for p in points]
-                if mode == "cot":  # from the base model's CoT at x=0, with the Wilson band
+                if mode == "cot":  # from round 0's CoT (base model or cold start) at x=0, with the Wilson band
                     base_cot = 100 * base.get(level, 0.0)
                     ax.plot([0, xs[0]], [base_cot, ys[0]], line, color=colour, lw=1.2)
                     ax.fill_between(xs, [100 * p[2] for p in points], [100 * p[3] for p in points], color=colour,
                                     alpha=0.12, lw=0)
                 ax.plot(xs, ys, line, marker=marker, color=colour, label=f"{arm} {mode}", lw=2 if mode == "cot" else 1.2)
-        ax.plot([0], [100 * base.get(level, 0.0)], "ko", label="base model cot" if level == "train" else None)
+        ax.plot([0], [100 * base.get(level, 0.0)], "ko", label=f"{start} cot (round 0)" if level == "train" else None)
         ax.set(title=f"{'2 terms (trained level)' if level == 'train' else '3 terms (harder level)'}",
                xlabel="training-data tokens generated (cumulative)", ylabel="accuracy %")
         ax.set_ylim(bottom=0)
@@ -267,9 +279,10 @@ def main() -> None:
     rows = compare(args.meds3, reported, last, 8)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sft_vs_grpo.json").write_text(json.dumps({"base_cot": base, "rows": rows}, indent=2))
-    text = markdown(rows, base)
+    start = "cold start" if cold_start(args.meds3) else "base model"
+    text = markdown(rows, base, start)
     (args.out / "sft_vs_grpo.md").write_text(text + "\n")
-    plot(rows, base, args.out / "sft_vs_grpo.png")
+    plot(rows, base, args.out / "sft_vs_grpo.png", start)
     print(text)
 
 

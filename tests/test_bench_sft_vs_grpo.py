@@ -14,7 +14,7 @@ from evolve.rounds.manifest import claim_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from sft_vs_grpo import compare, markdown, planned_change  # noqa: E402
+from sft_vs_grpo import arm_settings, compare, markdown, planned_change  # noqa: E402
 
 
 def _plan(*budgets: int) -> list:
@@ -78,7 +78,7 @@ def test_compare_pairs_each_grpo_round_with_meds3_and_with_its_previous_round(tm
     assert rows["grpo", 2, "pass@8"]["vs_previous"] == 0.25
     assert "vs_meds3" not in rows["meds3", 2, "cot"] and rows["meds3", 2, "cot"]["vs_previous"] == 0.25
     text = markdown(list(rows.values()), {"train": 0.25})
-    assert "| train | 2 | grpo | cot | 100.0 [51.0, 100.0] | +50.0 [" in text and "| train | 0 | base | cot | 25.0 |" in text
+    assert "| train | 2 | grpo | cot | 100.0 [51.0, 100.0] | +50.0 [" in text and "| train | 0 | base model | cot | 25.0 |" in text
 
 
 def test_compare_refuses_rounds_answered_on_other_questions(tmp_path):
@@ -90,3 +90,21 @@ def test_compare_refuses_rounds_answered_on_other_questions(tmp_path):
     _round(meds3, 0, {"q5": {"cot": True, "sc": True}}, {})  # a base-model round on other questions
     with pytest.raises(SystemExit, match="meds3/round-1/eval: not the questions meds3 round 0 answered"):
         compare(meds3, {}, rounds=1, n=8)
+
+
+def test_grpo_arms_start_where_the_meds3_run_started(tmp_path):
+    """A MedS3 run with a cold start (its config.yaml, as the rounds write it) gives the GRPO arms the same
+    cold-start stage; a run from the base model gives them none."""
+    for start, expected in ((None, None), ({"source": "generated", "size": 150}, ("generated", 150))):
+        meds3 = tmp_path / f"meds3-{expected is not None}"
+        meds3.mkdir()
+        overrides = [f"policy.cold_start.{k}={v}" for k, v in (start or {}).items()]
+        claim_run(meds3, load_config(None, overrides), force=False)
+        (meds3 / "round-1").mkdir()
+        (meds3 / "round-1" / "manifest.json").write_text(json.dumps({"data": {"search_tokens": 1234},
+                                                                     "models": {"prm": "round-1/prm/prm"}}))
+        for arm in ("grpo", "grpo-prm"):
+            settings = arm_settings(arm, meds3, 1)
+            assert "policy.token_budget=1234" in settings
+            cold = load_config(None, settings).policy.cold_start
+            assert (cold and (cold.source, cold.size)) == expected
