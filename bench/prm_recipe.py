@@ -17,7 +17,8 @@ set. The dev set chooses the first-error threshold. So the comparison is paired,
 Everything goes to RUN/round-r/prm-recipe/: samples.pkl (the sampled solutions), NAME/prm (each variant),
 compare.json, compare.md and compare.png (ROC curves against the truth) for the variants named in this
 command. Trained variants and the samples are kept, so the command resumes, and naming a variant again
-later costs only its scoring.
+later costs only its scoring. `--confidence` adds a reference row that trains nothing: the round's policy
+scoring each step by its probability of the step's least likely digit (bench/step_confidence.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from learning import PRM_CHECK_QUESTIONS  # noqa: E402
 from prm_on_policy import check, plot, rescored, strip_roc  # noqa: E402
 
 ROUND_PRM = "the round's own PRM"
+CONFIDENCE = "the policy's confidence (no PRM)"
 
 
 def step_clusters(a: list, b: list) -> list[list[tuple[float, float, int]]]:
@@ -67,6 +69,9 @@ def main() -> None:
     parser.add_argument("--variant", nargs="+", action="append", default=[], metavar="NAME [prm.KEY=VALUE ...]",
                         help="a PRM recipe to train and compare (repeatable)")
     parser.add_argument("--prm-samples", type=int, default=4)
+    parser.add_argument("--confidence", action="store_true",
+                        help="also score the steps by the policy's probability of their least likely digit "
+                             "(bench/step_confidence.py): what the policy itself knows, as a reference")
     args = parser.parse_args()
     variants = parse_variants(args.variant)
 
@@ -118,21 +123,31 @@ def main() -> None:
             cache.write_bytes(pickle.dumps({"drawn_by": drawn_by, "test": test_samples, "dev": dev_samples}))
 
         result, curves, scored = {"variants": {}}, {}, {}  # this invocation's variants, all on the same samples
-        for name, prm_dir in [(ROUND_PRM, str(round_prm)), *((n, t.prm_dir) for n, t in trained.items())]:
-            scorer = build_scorer(prm_dir, configs[name])
+        scorers = [(ROUND_PRM, str(round_prm)), *((n, t.prm_dir) for n, t in trained.items())]
+        if args.confidence:
+            scorers.append((CONFIDENCE, str(policy)))
+        for name, prm_dir in scorers:
+            if name == CONFIDENCE:
+                from step_confidence import PolicyConfidence
+
+                scorer = PolicyConfidence(config, domain, prm_dir, [s.question for s in test_samples + dev_samples])
+            else:
+                scorer = build_scorer(prm_dir, configs[name])
             scored[name] = rescored(test_samples, scorer, domain)
             checked = check(scored[name], rescored(dev_samples, scorer, domain))
             curves[name] = checked["truth"]["step_vs_truth"]
             if name == ROUND_PRM:
                 train_metrics = manifest["metrics"]["prm"]
+            elif name == CONFIDENCE:
+                train_metrics = None
             else:
                 losses = trained[name].losses
                 train_metrics = {**trained[name].metrics, "last_loss": round(losses[-1], 4) if losses else None}
             result["variants"][name] = {"overrides": variants.get(name, []), "prm": prm_dir,
-                                        "prm_config": None if name == ROUND_PRM else configs[name].prm.model_dump(mode="json"),
+                                        "prm_config": configs[name].prm.model_dump(mode="json") if name in variants else None,
                                         "train": train_metrics, "train_seconds": seconds.get(name),
                                         **strip_roc(checked)}
-        for name in trained:
+        for name in [*trained, *([CONFIDENCE] if args.confidence else [])]:
             diff, low, high = paired_auc_diff(step_clusters(scored[name], scored[ROUND_PRM]), iters=2000, seed=0)
             result["variants"][name]["vs_round_prm"] = {"diff": diff, "low": low, "high": high}
         result.update(round=index, policy=str(policy), trajectories=len(test_samples),
@@ -158,7 +173,7 @@ def markdown(result: dict) -> str:
         truth, train = v["truth"], v["train"] or {}
         loss, vs = train.get("last_loss"), v.get("vs_round_prm")
         diff = f"{vs['diff']:+.3f} [{vs['low']:+.3f}, {vs['high']:+.3f}]" if vs and vs["diff"] is not None else "-"
-        lines.append(f"| {name} | {' '.join(v['overrides']) or '(as the round trained it)'} | {fmt(truth['step_vs_truth']['auc'])} "
+        lines.append(f"| {name} | {' '.join(v['overrides']) or ('(as the round trained it)' if name == ROUND_PRM else '-')} | {fmt(truth['step_vs_truth']['auc'])} "
                      f"({truth['step_vs_truth']['steps']} steps) | {diff} | {fmt(v['last_step']['auc'])} "
                      f"| {fmt(truth['first_error'].get('f1'))} | {fmt(train.get('auc'))} | {fmt(loss)} "
                      f"| {'-' if v['train_seconds'] is None else round(v['train_seconds'])} |")
