@@ -11,8 +11,8 @@ Arms:
 - `grpo-prm`: the same, plus the PRM-shaped reward (the MedS3 arm's PRM of the same round).
 
 Every arm starts where the MedS3 run did: from the base model (R1-Zero-like), or, for a `--meds3` run
-with a cold start (`bench/learning.py --arm cold`), from the same cold-start stage (R1-like; it is
-deterministic, so both start from the same adapter). Use another --out for each start. Each GRPO round stops once its completions total
+with a cold start (`bench/learning.py --arm cold`), from the same cold-start stage at the same seed
+(R1-like). Use another --out for each start. Each GRPO round stops once its completions total
 the generated tokens of the MedS3 round's search and rollouts (`policy.token_budget`). Every arm is
 evaluated on the same 200 test additions (CoT, SC@8, and P-VS@8 where a PRM exists, plus pass@8) and on
 the harder three-term level. Each is compared with the MedS3 arm question by question: a paired
@@ -46,10 +46,10 @@ ARMS = {"grpo": "GRPO with the verifier and format rewards",
 
 def cold_start(meds3: Path) -> dict | None:
     """The MedS3 run's cold start (`policy.cold_start` of its config.yaml), or None if it began at the base model."""
-    import yaml
+    from evolve.config import load_config
 
-    config = yaml.safe_load((meds3 / "config.yaml").read_text(encoding="utf-8"))
-    return (config.get("policy") or {}).get("cold_start")
+    start = load_config(meds3 / "config.yaml").policy.cold_start
+    return start.model_dump(mode="json") if start else None
 
 
 def arm_settings(arm: str, meds3: Path, index: int, budget: int | None = None) -> list[str]:
