@@ -116,32 +116,51 @@ def mode_rows(records: dict[str, dict], reference: dict[str, dict], level: str, 
     shared = next((m for m in ("sc", "pvs", "bon-last") if m in records[ids[0]]["modes"]), None)
     if shared:  # pass@N: any of the N shared samples right
         columns[f"pass@{n}"] = [any(c["correct"] for c in records[i]["modes"][shared]["candidates"]) for i in ids]
+    golds = [str(records[i]["gold"]) for i in ids]
     rows = []
     for mode, correct in columns.items():
         k = sum(correct)
         low, high = wilson_interval(k, len(ids))
         diff, dlow, dhigh = paired_bootstrap_diff(correct, ref, 10_000, seed=0)
-        top, share, tokens = "", None, []
+        top, share, tokens, chance = "", None, [], None
         if mode in records[ids[0]]["modes"]:  # a real mode, not pass@N
-            top, count = Counter(str(records[i]["modes"][mode]["answer"]) for i in ids).most_common(1)[0]
+            answers = [records[i]["modes"][mode]["answer"] for i in ids]
+            top, count = Counter(map(str, answers)).most_common(1)[0]
             share = count / len(ids)
             tokens = [t for i in ids if (t := records[i]["modes"][mode].get("tokens")) is not None]
+            chance = prior_matched_chance(answers, golds)
         rows.append({"level": level, "round": index, "mode": mode, "correct": k, "n": len(ids), "accuracy": k / len(ids),
                      "low": low, "high": high, "diff_vs_round0_cot": diff, "diff_low": dlow, "diff_high": dhigh,
                      "mcnemar_p": mcnemar(sum(r and not c for c, r in zip(correct, ref)),
                                           sum(c and not r for c, r in zip(correct, ref))),
                      "mean_tokens": sum(tokens) / len(tokens) if tokens else None,
-                     "top_answer": top, "top_share": share})
+                     "top_answer": top, "top_share": share, "prior_chance": chance})
     return rows
 
 
+def prior_matched_chance(answers: list, golds: list[str]) -> float:
+    """The accuracy of a guesser that ignores the question and draws each answer from this mode's own answer
+    distribution: sum over answers a of P(mode says a) * P(gold is a). A mode that is no better than this has
+    learned an answer prior (a favourite letter), not the questions. Missing answers (None) count as wrong."""
+    said, gold = Counter(a for a in answers if a is not None), Counter(golds)
+    return sum(count * gold[str(a)] for a, count in said.items()) / (len(answers) * len(golds))
+
+
+def best_constant_answer(golds: list[str]) -> tuple[str, float]:
+    """The answer-prior baseline: the single answer that scores best when given to every question."""
+    answer, count = Counter(golds).most_common(1)[0]
+    return answer, count / len(golds)
+
+
 def analyse_arm(arm_dir: Path, rounds: int, n: int, levels: dict[str, str]) -> dict:
-    rows, per_round = [], []
+    rows, per_round, baselines = [], [], {}
     for level, folder in levels.items():
         base = arm_dir / "round-0" / folder / "questions.jsonl"
         if not base.exists():
             continue
         reference = per_question(base)
+        answer, accuracy = best_constant_answer([str(r["gold"]) for r in reference.values()])
+        baselines[level] = {"answer": answer, "accuracy": accuracy}
         for index in range(rounds + 1):
             path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
             if path.exists():
@@ -156,7 +175,7 @@ def analyse_arm(arm_dir: Path, rounds: int, n: int, levels: dict[str, str]) -> d
         per_round.append({"round": index, "timings": data.get("timings", {}), "data": data.get("data", {}),
                           "prm": (data.get("metrics") or {}).get("prm"), "policy": (data.get("metrics") or {}).get("policy"),
                           "prm_check": check})
-    return {"rows": rows, "rounds": per_round}
+    return {"rows": rows, "rounds": per_round, "baselines": baselines}
 
 
 def _pct(x: float | None) -> str:
@@ -173,19 +192,25 @@ def _auc(check: dict, *keys: str) -> str:
 
 
 def markdown(result: dict) -> str:
+    levels = result.get("levels", LEVELS)
     lines = []
     for arm, data in result["arms"].items():
         lines += [f"## Arm `{arm}`", "",
                   "Diff = accuracy minus round-0 greedy CoT on the same questions, 95% paired bootstrap; "
-                  "top = the most common answer and its share (a constant answer would show here).", "",
-                  "| level | round | mode | accuracy % [95% Wilson] | diff vs round-0 CoT (pts) [95%] | McNemar p "
-                  "| tokens / question | top answer |", "|---|---|---|---|---|---|---|---|"]
+                  "top = the most common answer and its share (a constant answer would show here); prior chance = "
+                  "what this mode's own answer distribution scores when drawn without reading the question.", ""]
+        for level, base in data.get("baselines", {}).items():
+            lines.append(f"Answer-prior baseline, {levels.get(level, level)}: answering \"{base['answer']}\" to every "
+                         f"question scores {_pct(base['accuracy'])}%.")
+        lines += ["", "| level | round | mode | accuracy % [95% Wilson] | diff vs round-0 CoT (pts) [95%] | McNemar p "
+                  "| tokens / question | top answer | prior chance % |", "|---|---|---|---|---|---|---|---|---|"]
         for r in data["rows"]:
             top = f"{r['top_answer']} ({_pct(r['top_share'])}%)" if r["top_share"] is not None else "-"
             tokens = "-" if r["mean_tokens"] is None else f"{r['mean_tokens']:.1f}"
-            lines.append(f"| {LEVELS.get(r['level'], r['level'])} | {r['round']} | {r['mode']} | {_pct(r['accuracy'])} "
+            lines.append(f"| {levels.get(r['level'], r['level'])} | {r['round']} | {r['mode']} | {_pct(r['accuracy'])} "
                          f"[{_pct(r['low'])}, {_pct(r['high'])}] | {100 * r['diff_vs_round0_cot']:+.1f} "
-                         f"[{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}] | {r['mcnemar_p']:.3g} | {tokens} | {top} |")
+                         f"[{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}] | {r['mcnemar_p']:.3g} | {tokens} | {top} "
+                         f"| {_pct(r.get('prior_chance'))} |")
         lines += ["", "| round | pos / neg | PRM step AUC vs truth | vs dual MC | vs soft MC | tree Q vs truth "
                   "| last-step AUC | stage seconds |", "|---|---|---|---|---|---|---|---|"]
         for r in data["rounds"]:
@@ -206,7 +231,8 @@ def plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     arms = list(result["arms"])
-    levels = [lv for lv in LEVELS if any(r["level"] == lv for a in arms for r in result["arms"][a]["rows"])]
+    names = result.get("levels", LEVELS)
+    levels = [lv for lv in names if any(r["level"] == lv for a in arms for r in result["arms"][a]["rows"])]
     fig, axes = plt.subplots(1, max(1, len(levels)), figsize=(6.5 * max(1, len(levels)), 4.6), squeeze=False)
     colours = {"cot": "#1f77b4", "sc": "#ff7f0e", "pvs": "#2ca02c", "bon-last": "#9467bd", "pass@8": "#7f7f7f"}
     styles = {"base": "-", "cold": "--"}
@@ -219,7 +245,14 @@ def plot(result: dict, path: Path) -> None:
                 err = [[100 * (p[1] - p[2]) for p in pts], [100 * (p[3] - p[1]) for p in pts]]
                 ax.errorbar(xs, ys, yerr=err, label=f"{mode} ({arm})", color=colours.get(mode, "black"),
                             linestyle=styles.get(arm, ":"), marker="o", capsize=3, linewidth=1.6)
-        ax.set_title(f"{LEVELS[level]} ({'held-out test' if level == 'train' else 'harder, held-out'})")
+        base = next((result["arms"][a].get("baselines", {}).get(level) for a in arms), None)
+        if base:  # what a constant answer scores: gains below this line are not knowledge
+            ax.axhline(100 * base["accuracy"], color="black", linestyle=":", linewidth=1,
+                       label="best constant answer" if ax is axes[0][0] else None)
+            ax.annotate(f"always \"{base['answer']}\": {_pct(base['accuracy'])}%", (1.0, 100 * base["accuracy"]),
+                        xycoords=("axes fraction", "data"), xytext=(-4, 3), textcoords="offset points",
+                        ha="right", va="bottom", fontsize=8)
+        ax.set_title(f"{names[level]} ({'held-out test' if level == 'train' else 'harder, held-out'})")
         ax.set_xlabel("round (0 = base model)")
         ax.set_ylabel("accuracy % (95% Wilson)")
         ax.set_ylim(0, 100)
@@ -227,7 +260,7 @@ def plot(result: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.suptitle("Self-evolution of the embedded 135M model on generated additions")
+    fig.suptitle(f"Self-evolution of the embedded 135M model on {result.get('title', 'generated additions')}")
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -274,8 +307,8 @@ def run_arc(args) -> None:
                          overrides)
     with progress_sink(args.quiet) as events:
         run_rounds(config, args.out / "base", force=args.force, events=events)
-    result = {"task": "arc-easy", "arms": {"base": analyse_arm(args.out / "base", config.run.rounds, config.eval.n,
-                                                               {"train": "eval"})}}
+    result = {"task": "arc-easy", "title": "ARC-Easy", "levels": {"train": "ARC-Easy, first 200 of test"},
+              "arms": {"base": analyse_arm(args.out / "base", config.run.rounds, config.eval.n, {"train": "eval"})}}
     write_results(args.out, result)
 
 
