@@ -121,7 +121,8 @@ def paired(correct: list[bool], reference: list[bool], key: str) -> dict:
 def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dict]:
     """Per level, round, arm and mode: accuracy, its interval, and paired differences to MedS3's round of the
     same index (equal generated tokens) and to the arm's own previous round (for round 1, the base model's
-    round 0 in MedS3's run), in the same mode."""
+    round 0 in MedS3's run), in the same mode. GRPO with the PRM reward is also paired with plain GRPO's round
+    of the same index, which isolates what the PRM reward adds."""
     from evolve.eval.stats import wilson_interval
 
     def records(arm_dir: Path, index: int, folder: str) -> dict[str, dict]:
@@ -141,11 +142,14 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
                     continue
                 previous_dir = arm_dir if index > 1 else meds3  # round 0: the base model, in MedS3's run
                 previous_answers = records(previous_dir, index - 1, folder)
+                plain = records(arms["grpo"], index, folder) if arm == "grpo-prm" and "grpo" in arms else {}
                 for name, other in ((f"MedS3 round {index}", reference_answers),
-                                    (f"{previous_dir.name} round {index - 1}", previous_answers)):
+                                    (f"{previous_dir.name} round {index - 1}", previous_answers),
+                                    (f"grpo round {index}", plain)):
                     if other and answers.keys() != other.keys():  # pairing needs the same questions
                         raise SystemExit(f"{arm_dir}/round-{index}/{folder}: not the questions {name} answered")
                 found = columns(answers, n)
+                grpo = columns(plain, n) if plain else {}
                 previous = columns(previous_answers, n) if previous_answers else {}
                 data = manifest(arm_dir, index)
                 tokens = sum(manifest(arm_dir, i)["data"].get("search_tokens") or
@@ -168,6 +172,8 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
                         row.update(paired(correct, reference[mode], "vs_meds3"))
                     if mode in previous:
                         row.update(paired(correct, previous[mode], "vs_previous"))
+                    if mode in grpo:
+                        row.update(paired(correct, grpo[mode], "vs_grpo"))
                     rows.append(row)
     return rows
 
@@ -181,15 +187,15 @@ def _difference(row: dict, key: str) -> str:
 
 def markdown(rows: list[dict], base: dict, start: str = "base model") -> str:
     lines = ["| level | round | arm | mode | accuracy [95% CI] | vs MedS3 same round and mode [95% CI], McNemar p | "
-             "vs own previous round (r1: vs base) | mean tokens per answer | generated tokens (training) | training s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "vs GRPO same round and mode (grpo-prm) | vs own previous round (r1: vs base) | mean tokens per answer "
+             "| generated tokens (training) | training s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for level, cot in base.items():
-        lines.append(f"| {level} | 0 | {start} | cot | {100 * cot:.1f} | | | | | |")
+        lines.append(f"| {level} | 0 | {start} | cot | {100 * cot:.1f} | | | | | | |")
     for r in rows:
         mean = f"{r['mean_tokens']:.1f}" if r.get("mean_tokens") is not None else ""
         lines.append(f"| {r['level']} | {r['round']} | {r['arm']} | {r['mode']} | {100 * r['accuracy']:.1f} "
                      f"[{100 * r['low']:.1f}, {100 * r['high']:.1f}] | {_difference(r, 'vs_meds3')} | "
-                     f"{_difference(r, 'vs_previous')} | {mean} | {r['generated_tokens']} | {r['training_seconds']} |")
+                     f"{_difference(r, 'vs_grpo')} | {_difference(r, 'vs_previous')} | {mean} | {r['generated_tokens']} | {r['training_seconds']} |")
     return "\n".join(lines)
 
 

@@ -81,6 +81,27 @@ def test_compare_pairs_each_grpo_round_with_meds3_and_with_its_previous_round(tm
     assert "| train | 2 | grpo | cot | 100.0 [51.0, 100.0] | +50.0 [" in text and "| train | 0 | base model | cot | 25.0 |" in text
 
 
+def test_grpo_with_the_prm_reward_is_also_paired_with_plain_grpo(tmp_path):
+    meds3, grpo, grpo_prm = tmp_path / "meds3", tmp_path / "grpo", tmp_path / "grpo-prm"
+    q = [f"q{i}" for i in range(4)]
+    for index in (0, 1):
+        _round(meds3, index, {k: {"cot": i < index, "sc": False} for i, k in enumerate(q)}, {"search_tokens": 1000})
+    _round(grpo, 1, {k: {"cot": i < 1, "sc": i < 2} for i, k in enumerate(q)}, {"generated_tokens": 1000})
+    # GRPO+PRM: CoT right on q1-q3 (plain GRPO only q0): +2 of 4 net, 3 against 1 discordant, McNemar p = 0.625
+    _round(grpo_prm, 1, {k: {"cot": i > 0, "sc": i < 2} for i, k in enumerate(q)}, {"generated_tokens": 1000})
+
+    rows = {(r["arm"], r["round"], r["mode"]): r
+            for r in compare(meds3, {"grpo": grpo, "grpo-prm": grpo_prm}, rounds=1, n=8)}
+
+    cot = rows["grpo-prm", 1, "cot"]
+    assert (cot["vs_grpo"], cot["vs_grpo_p"], cot["vs_meds3"]) == (0.5, 0.625, 0.5)
+    assert rows["grpo-prm", 1, "sc"]["vs_grpo"] == 0.0 and rows["grpo-prm", 1, "sc"]["vs_grpo_p"] == 1.0
+    assert all("vs_grpo" not in rows[arm, 1, "cot"] for arm in ("meds3", "grpo"))
+    text = markdown(list(rows.values()), {"train": 0.0})
+    assert "| train | 1 | grpo-prm | cot | 75.0 [30.1, 95.4] | +50.0 [" in text
+    assert "p=0.625 | +75.0 [" in text  # vs GRPO, then vs the base model
+
+
 def test_compare_refuses_rounds_answered_on_other_questions(tmp_path):
     meds3, grpo = tmp_path / "meds3", tmp_path / "grpo"
     _round(meds3, 1, {"q0": {"cot": True, "sc": True}}, {"search_tokens": 10})
