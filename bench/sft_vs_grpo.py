@@ -233,11 +233,11 @@ def plot(rows: list[dict], base: dict, path: Path, start: str = "base model") ->
     for ax in axes:  # a series drawn at one level only still gets its entry
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
-    fig.legend(list(legend.values()), list(legend), fontsize=8, loc="center right")
+    fig.legend(list(legend.values()), list(legend), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("MedS3 (MCTS + SFT + PRM) against GRPO, by the tokens generated for training (search and rollouts, "
                  "or GRPO groups)\nShaded: greedy CoT's 95% Wilson interval; the paired differences are in the .md", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.88, 1))
-    fig.savefig(path, dpi=110)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # the legend sits outside the panels, clear of the data
     plt.close(fig)
 
 
