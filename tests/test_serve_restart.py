@@ -22,20 +22,27 @@ ROOT = Path(__file__).resolve().parents[1]
 GOAL = "Which planet is the largest?\nA) Mars\nB) Jupiter\nC) Venus\nD) Earth"
 
 
-def _start(home: Path, port: int) -> subprocess.Popen:
+def _start(home: Path, port: int, log: Path) -> subprocess.Popen:
+    """The server, its stderr in `log`: pytest prints the log's tail (`_show`) when the test fails."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "chat_server.py"), "--port", str(port), "--home",
-                             str(home), "--delay", "0.3"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    with log.open("ab") as stderr:
+        return subprocess.Popen([sys.executable, str(ROOT / "tests" / "chat_server.py"), "--port", str(port), "--home",
+                                 str(home), "--delay", "0.3"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=stderr)
+
+
+def _show(log: Path) -> None:
+    print(f"--- the server's stderr ({log}), last 6000 characters:")
+    print(log.read_text(errors="replace")[-6000:])
 
 
 def test_kill_9_mid_stream_keeps_conversations_and_the_agent_run_resumes(tmp_path):
     need_browser()
     from agents.run import read_state
 
-    home, port = tmp_path / "home", free_port()
+    home, port, log = tmp_path / "home", free_port(), tmp_path / "server.log"
     base = f"http://127.0.0.1:{port}"
-    server = _start(home, port)
+    server = _start(home, port, log)
     try:
         wait_healthy(base)
         with browser_page() as page:  # a conversation, saved by the web chat
@@ -67,6 +74,7 @@ def test_kill_9_mid_stream_keeps_conversations_and_the_agent_run_resumes(tmp_pat
     finally:
         if server.poll() is None:
             server.kill()
+        _show(log)
 
     runs = list((home / "agents" / "runs").iterdir())
     assert len(runs) == 1
@@ -74,7 +82,7 @@ def test_kill_9_mid_stream_keeps_conversations_and_the_agent_run_resumes(tmp_pat
     assert 2 <= killed["step"] < 4 and not killed.get("overview")  # checkpointed mid-run, not finished
     ids_before = set(killed["hypotheses"])
 
-    server = _start(home, port)
+    server = _start(home, port, log)
     try:
         wait_healthy(base)
         from evolve.chat.store import ConversationStore
@@ -96,6 +104,7 @@ def test_kill_9_mid_stream_keeps_conversations_and_the_agent_run_resumes(tmp_pat
     finally:
         server.kill()
         server.wait(10)
+        _show(log)
     done = read_state(runs[0])
     assert done["overview"] and ids_before <= set(done["hypotheses"])
     assert len(done["actions"]) == len({a["id"] for a in done["actions"]})  # nothing ran twice
