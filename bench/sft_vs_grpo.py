@@ -132,17 +132,19 @@ def compare(meds3: Path, arms: dict[str, Path], rounds: int, n: int) -> list[dic
     rows = []
     for level, folder in (("train", "eval"), ("hard", "eval-hard")):
         for index in range(1, rounds + 1):
-            reference_answers = records(meds3, index, folder)
+            dirs = {"meds3": meds3, **arms}
+            answered = {arm: records(arm_dir, index, folder) for arm, arm_dir in dirs.items()}  # each read once
+            reference_answers = answered["meds3"]
             if not reference_answers:
                 continue
             reference = columns(reference_answers, n)
-            for arm, arm_dir in {"meds3": meds3, **arms}.items():
-                answers = records(arm_dir, index, folder)
+            for arm, arm_dir in dirs.items():
+                answers = answered[arm]
                 if not answers:
                     continue
                 previous_dir = arm_dir if index > 1 else meds3  # round 0: the base model, in MedS3's run
                 previous_answers = records(previous_dir, index - 1, folder)
-                plain = records(arms["grpo"], index, folder) if arm == "grpo-prm" and "grpo" in arms else {}
+                plain = answered.get("grpo", {}) if arm == "grpo-prm" else {}
                 for name, other in ((f"MedS3 round {index}", reference_answers),
                                     (f"{previous_dir.name} round {index - 1}", previous_answers),
                                     (f"grpo round {index}", plain)):
