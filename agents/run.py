@@ -144,7 +144,10 @@ def execute(folder: Path, generator, *, scorer=None, on_update: Callable[[str, d
                 parsed = goal_question(meta["goal"], domain)
                 question = question_dict(parsed) if parsed is not None else None
             start = {"goal": meta["goal"], "question": question, "seed_ideas": meta.get("seed_ideas") or []}
-        elif not snapshot.next:
+        elif not snapshot.next and not snapshot.tasks:
+            # `next` leaves out the tasks of the current step that already wrote: a run stopped right after
+            # every task of a parallel step finished, before the step's checkpoint, has none left "next"
+            # but its step still pending (`tasks`), and is not finished
             step = snapshot.values.get("step", 0)
             if meta.get("continue_at") != step:
                 return snapshot.values  # already finished

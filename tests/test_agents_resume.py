@@ -139,3 +139,31 @@ def test_extend_gives_an_unfinished_run_more_budget(tmp_path):
     folder = make_run(tmp_path, "young")
     meta = extend(folder, 3)
     assert meta["config"]["budget"] == CONFIG.budget + 3 and "continue_at" not in meta
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_run_stopped_after_any_update_resumes_to_the_uninterrupted_end(tmp_path):
+    """Stopping at every update in turn covers the moment when every task of a parallel step has written
+    but the step is not yet checkpointed: such a run has no `next` node left and once looked finished."""
+    reference = summary(execute(make_run(tmp_path, "reference"), agents_generator(), batch_window=0.0))
+    updates: list[str] = []
+    execute(make_run(tmp_path, "counted"), agents_generator(), batch_window=0.0,
+            on_update=lambda node, _patch: updates.append(node))
+
+    for stop_after in range(1, len(updates)):
+        seen = 0
+
+        def stop(_node: str, _patch: dict) -> None:
+            nonlocal seen
+            seen += 1
+            if seen == stop_after:
+                raise _Stop()
+
+        folder = make_run(tmp_path, f"stopped-{stop_after}")
+        with pytest.raises(_Stop):
+            execute(folder, agents_generator(), batch_window=0.0, on_update=stop)
+        resumed = execute(folder, agents_generator(), batch_window=0.0)
+        assert summary(resumed) == reference, f"stopped after update {stop_after} ({updates[stop_after - 1]})"

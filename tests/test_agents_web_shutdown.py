@@ -19,11 +19,15 @@ def _steps(folder: Path) -> int:
     return int(read_state(folder).get("step", 0))
 
 
-def _wait_for(condition, timeout: float = 60.0) -> None:
+def _wait_for(condition, folder: Path, timeout: float = 60.0) -> None:
+    from agents import web
+
     deadline = time.time() + timeout
     while not condition():
-        if time.time() > deadline:
-            raise AssertionError("timed out")
+        if time.time() > deadline:  # what the run said, so that a failure in CI explains itself
+            thread = web._RUNNING.get(str(folder))
+            raise AssertionError(f"timed out at step {_steps(folder)}; thread alive: {thread and thread.is_alive()}; "
+                                 f"log: {web._LOGS.get(str(folder), [])[-12:]}")
         time.sleep(0.1)
 
 
@@ -41,7 +45,7 @@ def test_a_server_shutdown_stops_a_background_agents_run_which_then_resumes(tmp_
         wait_healthy(base)
         folder = start_run(host.context, "science", QUESTION, budget=40)
         assert web.launch(host.context, folder)
-        _wait_for(lambda: _steps(folder) >= 2)
+        _wait_for(lambda: _steps(folder) >= 2, folder)
     # leaving the block shut the server down: its lifespan stopped the run, which did not finish
     thread = web._RUNNING[str(folder)]
     assert not thread.is_alive()
@@ -52,6 +56,6 @@ def test_a_server_shutdown_stops_a_background_agents_run_which_then_resumes(tmp_
     assert _steps(folder) == stopped_at  # nothing runs on after the shutdown
 
     assert web.launch(host.context, folder)  # Resume continues from the checkpoint
-    _wait_for(lambda: _steps(folder) > stopped_at)
+    _wait_for(lambda: _steps(folder) > stopped_at, folder)
     assert web.stop_runs() == [folder.name]
     assert not web._RUNNING[str(folder)].is_alive()
