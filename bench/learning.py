@@ -122,19 +122,20 @@ def mode_rows(records: dict[str, dict], reference: dict[str, dict], level: str, 
         k = sum(correct)
         low, high = wilson_interval(k, len(ids))
         diff, dlow, dhigh = paired_bootstrap_diff(correct, ref, 10_000, seed=0)
-        top, share, tokens, chance = "", None, [], None
+        top, share, tokens, chance, beyond = "", None, [], None, None
         if mode in records[ids[0]]["modes"]:  # a real mode, not pass@N
             answers = [records[i]["modes"][mode]["answer"] for i in ids]
             top, count = Counter(map(str, answers)).most_common(1)[0]
             share = count / len(ids)
             tokens = [t for i in ids if (t := records[i]["modes"][mode].get("tokens")) is not None]
-            chance = prior_matched_chance(answers, golds)
+            chance, beyond = prior_matched_chance(answers, golds), beyond_prior_p(answers, golds)
         rows.append({"level": level, "round": index, "mode": mode, "correct": k, "n": len(ids), "accuracy": k / len(ids),
                      "low": low, "high": high, "diff_vs_round0_cot": diff, "diff_low": dlow, "diff_high": dhigh,
                      "mcnemar_p": mcnemar(sum(r and not c for c, r in zip(correct, ref)),
                                           sum(c and not r for c, r in zip(correct, ref))),
                      "mean_tokens": sum(tokens) / len(tokens) if tokens else None,
-                     "top_answer": top, "top_share": share, "prior_chance": chance})
+                     "top_answer": top, "top_share": share, "prior_chance": chance,
+                     "beyond_prior_p": beyond})
     return rows
 
 
@@ -144,6 +145,20 @@ def prior_matched_chance(answers: list, golds: list[str]) -> float:
     learned an answer prior (a favourite letter), not the questions. Missing answers (None) count as wrong."""
     said, gold = Counter(a for a in answers if a is not None), Counter(golds)
     return sum(count * gold[str(a)] for a, count in said.items()) / (len(answers) * len(golds))
+
+
+def beyond_prior_p(answers: list, golds: list[str], trials: int = 10_000, seed: int = 0) -> float:
+    """One-sided permutation p-value that a mode knows more than its answer prior: the share of shuffles of
+    its own answers over the questions (the same answers, each question ignored) that score at least as
+    well as the mode did. A mode that only learned a favourite letter gets a large p."""
+    import numpy as np
+
+    said = np.array(["\0" if a is None else str(a) for a in answers])  # "\0" matches no gold: a missing answer
+    gold = np.array([str(g) for g in golds])
+    observed = int((said == gold).sum())
+    shuffled = np.random.default_rng(seed).permuted(np.tile(said, (trials, 1)), axis=1)
+    as_good = int(((shuffled == gold).sum(axis=1) >= observed).sum())
+    return (1 + as_good) / (1 + trials)
 
 
 def best_constant_answer(golds: list[str]) -> tuple[str, float]:
@@ -182,6 +197,10 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def _p(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
 def _auc(check: dict, *keys: str) -> str:
     value = check
     for key in keys:
@@ -198,19 +217,22 @@ def markdown(result: dict) -> str:
         lines += [f"## Arm `{arm}`", "",
                   "Diff = accuracy minus round-0 greedy CoT on the same questions, 95% paired bootstrap; "
                   "top = the most common answer and its share (a constant answer would show here); prior chance = "
-                  "what this mode's own answer distribution scores when drawn without reading the question.", ""]
+                  "what this mode's own answer distribution scores when drawn without reading the question; p beyond prior = "
+                  "the share of 10,000 shuffles of the mode's answers over the questions that score as well (small: "
+                  "the mode reads the questions).", ""]
         for level, base in data.get("baselines", {}).items():
             lines.append(f"Answer-prior baseline, {levels.get(level, level)}: answering \"{base['answer']}\" to every "
                          f"question scores {_pct(base['accuracy'])}%.")
         lines += ["", "| level | round | mode | accuracy % [95% Wilson] | diff vs round-0 CoT (pts) [95%] | McNemar p "
-                  "| tokens / question | top answer | prior chance % |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| tokens / question | top answer | prior chance % | p beyond prior |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in data["rows"]:
             top = f"{r['top_answer']} ({_pct(r['top_share'])}%)" if r["top_share"] is not None else "-"
             tokens = "-" if r["mean_tokens"] is None else f"{r['mean_tokens']:.1f}"
             lines.append(f"| {levels.get(r['level'], r['level'])} | {r['round']} | {r['mode']} | {_pct(r['accuracy'])} "
                          f"[{_pct(r['low'])}, {_pct(r['high'])}] | {100 * r['diff_vs_round0_cot']:+.1f} "
                          f"[{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}] | {r['mcnemar_p']:.3g} | {tokens} | {top} "
-                         f"| {_pct(r.get('prior_chance'))} |")
+                         f"| {_pct(r.get('prior_chance'))} | {_p(r.get('beyond_prior_p'))} |")
         lines += ["", "| round | pos / neg | PRM step AUC vs truth | vs dual MC | vs soft MC | tree Q vs truth "
                   "| last-step AUC | stage seconds |", "|---|---|---|---|---|---|---|---|"]
         for r in data["rounds"]:
@@ -249,9 +271,10 @@ def plot(result: dict, path: Path) -> None:
         if base:  # what a constant answer scores: gains below this line are not knowledge
             ax.axhline(100 * base["accuracy"], color="black", linestyle=":", linewidth=1,
                        label="best constant answer" if ax is axes[0][0] else None)
-            ax.annotate(f"always \"{base['answer']}\": {_pct(base['accuracy'])}%", (1.0, 100 * base["accuracy"]),
-                        xycoords=("axes fraction", "data"), xytext=(-4, 3), textcoords="offset points",
-                        ha="right", va="bottom", fontsize=8)
+            ax.annotate(f"always \"{base['answer']}\": {_pct(base['accuracy'])}%", (0.5, 100 * base["accuracy"]),
+                        xycoords=("axes fraction", "data"), xytext=(0, 3), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=8,  # between the rounds' markers, readable over a line
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
         ax.set_title(f"{names[level]} ({'held-out test' if level == 'train' else 'harder, held-out'})")
         ax.set_xlabel("round (0 = base model)")
         ax.set_ylabel("accuracy % (95% Wilson)")

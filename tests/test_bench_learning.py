@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from learning import analyse_arm, best_constant_answer, markdown, prior_matched_chance  # noqa: E402
+from learning import analyse_arm, best_constant_answer, beyond_prior_p, markdown, prior_matched_chance  # noqa: E402
 
 
 def test_prior_matched_chance_pairs_the_modes_answer_shares_with_the_gold_shares():
@@ -17,6 +17,18 @@ def test_prior_matched_chance_pairs_the_modes_answer_shares_with_the_gold_shares
     # a constant answer scores exactly its gold share, however it lines up with the questions
     assert prior_matched_chance(["B"] * 4, ["A", "B", "B", "C"]) == 0.5
     assert prior_matched_chance([None, None], ["A", "B"]) == 0.0
+
+
+def test_beyond_prior_p_shuffles_the_modes_own_answers_over_the_questions():
+    # every shuffle of a constant answer scores the same as the answer did: nothing beyond the prior
+    assert beyond_prior_p(["B"] * 6, ["A", "B", "B", "C", "B", "D"]) == 1.0
+    assert beyond_prior_p([None] * 4, ["A", "B", "C", "D"]) == 1.0
+    # all 40 right with 4 letters 10 times each: no shuffle of 10,000 matches all 40 (1 in 40!/10!^4)
+    golds = list("ABCD") * 10
+    assert beyond_prior_p(golds, golds) == 1 / 10_001
+    # one A and three B over golds A B B C: the A sits at one of 4 places, scoring 3, 1, 1 or 2;
+    # 2 or more right is 2 places of 4, so the estimate is 0.5 within the Monte Carlo error
+    assert abs(beyond_prior_p(["B", "B", "B", "A"], ["A", "B", "B", "C"]) - 0.5) < 0.02
 
 
 def test_best_constant_answer_is_the_most_common_gold():
@@ -38,6 +50,8 @@ def test_the_arm_report_shows_the_baseline_and_each_modes_prior_chance(tmp_path)
     [row] = arm["rows"]
     assert (row["accuracy"], row["top_answer"], row["top_share"]) == (0.5, "B", 0.75)
     assert row["prior_chance"] == (3 * 2 + 1 * 1) / 16  # B: 3 said x 2 gold, A: 1 said x 1 gold
+    assert abs(row["beyond_prior_p"] - 0.5) < 0.02
     text = markdown({"levels": {"train": "ARC"}, "arms": {"base": arm}})
     assert 'Answer-prior baseline, ARC: answering "B" to every question scores 50.0%.' in text
-    assert "| ARC | 0 | cot | 50.0 [15.0, 85.0] | +0.0 [+0.0, +0.0] | 1 | 10.0 | B (75.0%) | 43.8 |" in text
+    assert ("| ARC | 0 | cot | 50.0 [15.0, 85.0] | +0.0 [+0.0, +0.0] | 1 | 10.0 | B (75.0%) | 43.8 | "
+            f"{row['beyond_prior_p']:.3g} |") in text
