@@ -154,12 +154,11 @@ def test_a_run_stopped_after_any_update_resumes_to_the_uninterrupted_end(tmp_pat
             on_update=lambda node, _patch: updates.append(node))
 
     for stop_after in range(1, len(updates)):
-        seen = 0
+        seen = []
 
-        def stop(_node: str, _patch: dict) -> None:
-            nonlocal seen
-            seen += 1
-            if seen == stop_after:
+        def stop(node: str, _patch: dict, seen: list = seen, stop_after: int = stop_after) -> None:
+            seen.append(node)
+            if len(seen) == stop_after:
                 raise _Stop()
 
         folder = make_run(tmp_path, f"stopped-{stop_after}")
