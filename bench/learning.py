@@ -10,7 +10,9 @@ rounds with configs/learning-cpu.yaml, once per arm:
 - `base` starts every round from the base model (R1-Zero-like);
 - `cold` first fine-tunes on 200 gold solutions of the `cold` split (R1's stage 1).
 After the rounds, every round's policy (and PRM) answers the harder level too (OUT/ARM/round-i/eval-hard),
-and every round's PRM is checked against the step truth and against its own MC labels
+the `cold` arm's cold-start policy answers both levels before any search (OUT/cold/round-0/cold-start-eval and
+cold-start-eval-hard; round 0 itself is the base model in both arms, the reference of every diff), and every
+round's PRM is checked against the step truth and against its own MC labels
 (OUT/ARM/round-i/prm-eval). Interrupt it at any time: the same command resumes at the first unfinished
 piece. Results: OUT/learning.json, OUT/learning.md and OUT/learning.png.
 """
@@ -30,6 +32,8 @@ ARC_MAP = ["question=question.stem", "options=question.choices", "answer=answerK
 TRAIN_DOMAIN, HARD_DOMAIN = "learn-arith", "learn-arith-hard"
 PRM_CHECK_QUESTIONS = 100  # test questions whose sampled solutions the PRM check scores
 LEVELS = {"train": "2 terms up to 30", "hard": "3 terms up to 20"}
+COLD_START_EVALS = {"eval": "cold-start-eval", "eval-hard": "cold-start-eval-hard"}  # round-0 level folder -> its twin
+COLD_START = "0 + cold start"  # the round label of the cold-start policy's rows
 
 
 def ensure_arith_domains(search: int) -> None:
@@ -65,10 +69,16 @@ def manifest(arm_dir: Path, index: int) -> dict:
 
 
 def round_models(arm_dir: Path, index: int) -> tuple[str | None, str | None]:
-    """The round's policy and PRM folders (round 0: the cold-start policy, or the base model)."""
+    """The round's policy and PRM folders (round 0: the base model, in both arms)."""
     models = manifest(arm_dir, index)["models"]
-    policy = models.get("policy") or (models.get("cold_start") if index == 0 else None)
+    policy = models.get("policy")
     return (str(arm_dir / policy) if policy else None), (str(arm_dir / models["prm"]) if models.get("prm") else None)
+
+
+def cold_start_policy(arm_dir: Path) -> str | None:
+    """The cold-start adapter recorded in round 0, where the arm has one."""
+    adapter = manifest(arm_dir, 0)["models"].get("cold_start")
+    return str(arm_dir / adapter) if adapter else None
 
 
 def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) -> None:
@@ -97,6 +107,14 @@ def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) ->
             report = evaluate_prm(reasoner, test[:PRM_CHECK_QUESTIONS], dev, samples=prm_samples, prm_name=prm,
                                   trees=trees, events=events)
             write_prm_report(report, round_dir / "prm-eval")
+    cold = cold_start_policy(arm_dir)
+    if cold:  # what the cold start alone did, before any search: both levels, the modes without a PRM
+        reasoner = Reasoner(config, domain, lambda: build_generator(config.model, cold), None)
+        for split, questions, folder in ((f"{config.data.domain}:test", test, COLD_START_EVALS["eval"]),
+                                         (f"{HARD_DOMAIN}:test", hard, COLD_START_EVALS["eval-hard"])):
+            if not (arm_dir / "round-0" / folder / "eval.json").exists():
+                evaluate(questions, reasoner, modes=list(config.run.baseline_modes), out_dir=arm_dir / "round-0" / folder,
+                         label=f"cold-start policy, {folder}", events=events, split=split)
 
 
 # ---------------------------------------------------------------------------------------------- analysis
@@ -180,6 +198,9 @@ def analyse_arm(arm_dir: Path, rounds: int, n: int, levels: dict[str, str]) -> d
             path = arm_dir / f"round-{index}" / folder / "questions.jsonl"
             if path.exists():
                 rows += mode_rows(per_question(path), reference, level, index, n)
+            cold = arm_dir / "round-0" / COLD_START_EVALS.get(folder, "-") / "questions.jsonl"
+            if index == 0 and cold.exists():  # after the base model, before round 1
+                rows += mode_rows(per_question(cold), reference, level, COLD_START, n)
     for index in range(rounds + 1):
         path = arm_dir / f"round-{index}" / "manifest.json"
         if not path.exists():
@@ -246,6 +267,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _x(round_label: int | str) -> float:
+    """Where a round sits on the plot's x axis: the cold-start policy half-way between round 0 and round 1."""
+    return 0.5 if round_label == COLD_START else float(round_label)
+
+
 def plot(result: dict, path: Path) -> None:
     import matplotlib
 
@@ -262,7 +288,7 @@ def plot(result: dict, path: Path) -> None:
         for arm in arms:
             rows = [r for r in result["arms"][arm]["rows"] if r["level"] == level]
             for mode in dict.fromkeys(r["mode"] for r in rows):
-                pts = sorted((r["round"], r["accuracy"], r["low"], r["high"]) for r in rows if r["mode"] == mode)
+                pts = sorted((_x(r["round"]), r["accuracy"], r["low"], r["high"]) for r in rows if r["mode"] == mode)
                 xs, ys = [p[0] for p in pts], [100 * p[1] for p in pts]
                 err = [[100 * (p[1] - p[2]) for p in pts], [100 * (p[3] - p[1]) for p in pts]]
                 ax.errorbar(xs, ys, yerr=err, label=f"{mode} ({arm})", color=colours.get(mode, "black"),
@@ -279,7 +305,8 @@ def plot(result: dict, path: Path) -> None:
         ax.set_xlabel("round (0 = base model)")
         ax.set_ylabel("accuracy % (95% Wilson)")
         ax.set_ylim(0, 100)
-        ax.set_xticks(sorted({r["round"] for a in arms for r in result["arms"][a]["rows"]}))
+        ticks = sorted({r["round"] for a in arms for r in result["arms"][a]["rows"]}, key=_x)
+        ax.set_xticks([_x(t) for t in ticks], ["cold\nstart" if t == COLD_START else str(t) for t in ticks])
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)

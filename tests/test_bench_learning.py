@@ -55,3 +55,33 @@ def test_the_arm_report_shows_the_baseline_and_each_modes_prior_chance(tmp_path)
     assert 'Answer-prior baseline, ARC: answering "B" to every question scores 50.0%.' in text
     assert ("| ARC | 0 | cot | 50.0 [15.0, 85.0] | +0.0 [+0.0, +0.0] | 1 | 10.0 | B (75.0%) | 43.8 | "
             f"{row['beyond_prior_p']:.3g} |") in text
+
+
+def _write_eval(folder: Path, golds: list[str], said: list[str]) -> None:
+    folder.mkdir(parents=True)
+    folder.joinpath("questions.jsonl").write_text("".join(
+        json.dumps({"id": f"q{i}", "gold": g, "modes": {"cot": {"answer": a, "correct": a == g, "tokens": 5}}}) + "\n"
+        for i, (g, a) in enumerate(zip(golds, said))), encoding="utf-8")
+
+
+def test_the_cold_arm_reports_its_cold_start_policy_against_the_base_model(tmp_path):
+    from learning import COLD_START, cold_start_policy, plot, round_models
+
+    arm_dir = tmp_path / "cold"
+    golds = ["3", "5", "8", "13"]
+    _write_eval(arm_dir / "round-0" / "eval", golds, ["3", "4", "4", "4"])  # the base model: 1 of 4
+    _write_eval(arm_dir / "round-0" / "cold-start-eval", golds, ["3", "5", "8", "4"])  # the cold start: 3 of 4
+    arm_dir.joinpath("round-0", "manifest.json").write_text(json.dumps(
+        {"round": 0, "models": {"policy": None, "cold_start": "round-0/cold-start/adapter"}}), encoding="utf-8")
+
+    # round 0 is the base model in both arms; the cold-start adapter is evaluated on its own
+    assert round_models(arm_dir, 0) == (None, None)
+    assert cold_start_policy(arm_dir) == str(arm_dir / "round-0/cold-start/adapter")
+
+    arm = analyse_arm(arm_dir, rounds=0, n=8, levels={"train": "eval"})
+    base, cold = arm["rows"]
+    assert (base["round"], base["accuracy"]) == (0, 0.25)
+    assert (cold["round"], cold["accuracy"], cold["diff_vs_round0_cot"]) == (COLD_START, 0.75, 0.5)
+    assert "| ARC | 0 + cold start | cot | 75.0 " in markdown({"levels": {"train": "ARC"}, "arms": {"cold": arm}})
+    plot({"levels": {"train": "sums"}, "arms": {"cold": arm}}, tmp_path / "learning.png")
+    assert (tmp_path / "learning.png").stat().st_size > 10_000
