@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from learning import HARD_DOMAIN, ensure_arith_domains, manifest, per_question  # noqa: E402
+from learning import COLD_START_EVALS, HARD_DOMAIN, ensure_arith_domains, manifest, per_question  # noqa: E402
 
 GRPO_SETTINGS = ["policy.method=grpo", "policy.learning_rate=5e-5", "policy.epochs=1", "policy.batch_size=8",
                  "policy.checkpoint_every=10", "policy.grpo.num_generations=4",
@@ -42,6 +42,19 @@ GRPO_SETTINGS = ["policy.method=grpo", "policy.learning_rate=5e-5", "policy.epoc
 
 ARMS = {"grpo": "GRPO with the verifier and format rewards",
         "grpo-prm": "the same, plus the PRM-shaped reward (MedS3's PRM of the same round)"}
+
+
+def start_cot(meds3: Path) -> tuple[str, dict[str, float]]:
+    """Where every arm starts, as MedS3's did ("base model" or "cold start"), and that policy's greedy CoT
+    accuracy per level: round 0's evals, or their cold-start twins (`bench/learning.py` writes both)."""
+    cold = cold_start(meds3) is not None
+    base = {}
+    for level, folder in (("train", "eval"), ("hard", "eval-hard")):
+        path = meds3 / "round-0" / (COLD_START_EVALS[folder] if cold else folder) / "questions.jsonl"
+        if path.exists():
+            records = per_question(path)
+            base[level] = sum(bool(r["modes"]["cot"]["correct"]) for r in records.values()) / len(records)
+    return ("cold start" if cold else "base model"), base
 
 
 def cold_start(meds3: Path) -> dict | None:
@@ -274,12 +287,7 @@ def main() -> None:
                 force = args.force or planned_change(arm_dir, config, plan)
                 run_rounds(config, arm_dir, events=events, force=force)
                 hard_eval(config, arm_dir, done, events)
-    base = {}
-    for level, folder in (("train", "eval"), ("hard", "eval-hard")):
-        path = args.meds3 / "round-0" / folder / "questions.jsonl"
-        if path.exists():
-            records = per_question(path)
-            base[level] = sum(bool(r["modes"]["cot"]["correct"]) for r in records.values()) / len(records)
+    start, base = start_cot(args.meds3)
     # The report covers every arm in --out and every round MedS3 has, not only what this call ran.
     reported = {arm: args.out / arm for arm in ARMS if (args.out / arm / "run.json").exists()}
     last = max((int(d.name.split("-")[1]) for d in args.meds3.glob("round-*") if d.name.split("-")[1].isdigit()),
@@ -287,7 +295,6 @@ def main() -> None:
     rows = compare(args.meds3, reported, last, 8)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sft_vs_grpo.json").write_text(json.dumps({"base_cot": base, "rows": rows}, indent=2))
-    start = "cold start" if cold_start(args.meds3) else "base model"
     text = markdown(rows, base, start)
     (args.out / "sft_vs_grpo.md").write_text(text + "\n")
     plot(rows, base, args.out / "sft_vs_grpo.png", start)

@@ -129,3 +129,23 @@ def test_grpo_arms_start_where_the_meds3_run_started(tmp_path):
             assert "policy.token_budget=1234" in settings
             cold = load_config(None, settings).policy.cold_start
             assert (cold and (cold.source, cold.size)) == expected
+
+
+def test_the_arms_start_from_the_cold_start_policys_cot_when_meds3_had_a_cold_start(tmp_path):
+    from sft_vs_grpo import start_cot
+
+    def write(folder: Path, right: list[bool]) -> None:
+        folder.mkdir(parents=True)
+        folder.joinpath("questions.jsonl").write_text("".join(
+            json.dumps({"id": f"q{i}", "gold": "1", "modes": {"cot": {"correct": c}}}) + "\n" for i, c in enumerate(right)))
+
+    for start in (None, {"source": "generated", "size": 150}):
+        meds3 = tmp_path / f"meds3-{start is not None}"
+        meds3.mkdir()
+        claim_run(meds3, load_config(None, [f"policy.cold_start.{k}={v}" for k, v in (start or {}).items()]), force=False)
+        write(meds3 / "round-0" / "eval", [True, False, False, False])  # the base model
+        write(meds3 / "round-0" / "eval-hard", [False, False])
+        write(meds3 / "round-0" / "cold-start-eval", [True, True, True, False])  # the cold-start policy
+        write(meds3 / "round-0" / "cold-start-eval-hard", [True, False])
+        expected = ("cold start", {"train": 0.75, "hard": 0.5}) if start else ("base model", {"train": 0.25, "hard": 0.0})
+        assert start_cot(meds3) == expected
