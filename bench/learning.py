@@ -328,7 +328,7 @@ def run_arith(args) -> None:
     ensure_arith_domains(max(search, 300))
     overrides = [*args.overrides, *([f"run.rounds={args.rounds}"] if args.rounds else [])]
     arms = ["base", "cold"] if args.arm == "both" else [args.arm]
-    result = {"task": "arith", "arms": {}}
+    result = {"task": "arith"}
     for arm in arms:
         config = load_config(args.config, overrides)
         if arm == "cold":
@@ -340,9 +340,18 @@ def run_arith(args) -> None:
                 config.run.rounds = done
                 run_rounds(config, arm_dir, force=args.force, events=events)
                 extra_evals(config, arm_dir, done, args.prm_samples, events)
-        result["arms"][arm] = analyse_arm(arm_dir, config.run.rounds, config.eval.n,
-                                          {"train": "eval", "hard": "eval-hard"})
+    result["arms"] = analyse_out(args.out, config.eval.n)
     write_results(args.out, result)
+
+
+def analyse_out(out: Path, n: int) -> dict[str, dict]:
+    """Every arm in `out`, not only the one a call ran: `--arm cold` keeps the base arm's rows in the report."""
+    arms = {}
+    for arm in ("base", "cold"):
+        rounds = [int(d.name.split("-")[1]) for d in (out / arm).glob("round-*")]
+        if rounds:
+            arms[arm] = analyse_arm(out / arm, max(rounds), n, {"train": "eval", "hard": "eval-hard"})
+    return arms
 
 
 def run_arc(args) -> None:

@@ -85,3 +85,16 @@ def test_the_cold_arm_reports_its_cold_start_policy_against_the_base_model(tmp_p
     assert "| ARC | 0 + cold start | cot | 75.0 " in markdown({"levels": {"train": "ARC"}, "arms": {"cold": arm}})
     plot({"levels": {"train": "sums"}, "arms": {"cold": arm}}, tmp_path / "learning.png")
     assert (tmp_path / "learning.png").stat().st_size > 10_000
+
+
+def test_the_report_covers_every_arm_in_the_folder_not_only_the_one_just_run(tmp_path):
+    from learning import analyse_out
+
+    golds = ["3", "5", "8", "13"]
+    _write_eval(tmp_path / "base" / "round-0" / "eval", golds, ["3", "4", "4", "4"])
+    _write_eval(tmp_path / "base" / "round-1" / "eval", golds, ["3", "5", "8", "4"])
+    _write_eval(tmp_path / "cold" / "round-0" / "eval", golds, ["3", "4", "4", "4"])
+    arms = analyse_out(tmp_path, n=8)
+    assert list(arms) == ["base", "cold"]
+    assert [(r["round"], r["accuracy"]) for r in arms["base"]["rows"]] == [(0, 0.25), (1, 0.75)]
+    assert [(r["round"], r["accuracy"]) for r in arms["cold"]["rows"]] == [(0, 0.25)]
