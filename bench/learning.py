@@ -32,6 +32,7 @@ ARC_MAP = ["question=question.stem", "options=question.choices", "answer=answerK
 TRAIN_DOMAIN, HARD_DOMAIN = "learn-arith", "learn-arith-hard"
 PRM_CHECK_QUESTIONS = 100  # test questions whose sampled solutions the PRM check scores
 LEVELS = {"train": "2 terms up to 30", "hard": "3 terms up to 20"}
+LEVEL_EVALS = {"train": "eval", "hard": "eval-hard"}  # level -> the eval folder in every round
 COLD_START_EVALS = {"eval": "cold-start-eval", "eval-hard": "cold-start-eval-hard"}  # round-0 level folder -> its twin
 COLD_START = "0 + cold start"  # the round label of the cold-start policy's rows
 
@@ -199,7 +200,7 @@ def analyse_arm(arm_dir: Path, rounds: int, n: int, levels: dict[str, str]) -> d
             if path.exists():
                 rows += mode_rows(per_question(path), reference, level, index, n)
             cold = arm_dir / "round-0" / COLD_START_EVALS.get(folder, "-") / "questions.jsonl"
-            if index == 0 and cold.exists():  # after the base model, before round 1
+            if index == 0 and cold.exists():  # the cold-start policy: after the base model, before round 1
                 rows += mode_rows(per_question(cold), reference, level, COLD_START, n)
     for index in range(rounds + 1):
         path = arm_dir / f"round-{index}" / "manifest.json"
@@ -350,7 +351,7 @@ def analyse_out(out: Path, n: int) -> dict[str, dict]:
     for arm in ("base", "cold"):
         rounds = [int(d.name.split("-")[1]) for d in (out / arm).glob("round-*")]
         if rounds:
-            arms[arm] = analyse_arm(out / arm, max(rounds), n, {"train": "eval", "hard": "eval-hard"})
+            arms[arm] = analyse_arm(out / arm, max(rounds), n, LEVEL_EVALS)
     return arms
 
 

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from learning import COLD_START_EVALS, HARD_DOMAIN, ensure_arith_domains, manifest, per_question  # noqa: E402
+from learning import COLD_START_EVALS, HARD_DOMAIN, LEVEL_EVALS, ensure_arith_domains, manifest, per_question  # noqa: E402
 
 GRPO_SETTINGS = ["policy.method=grpo", "policy.learning_rate=5e-5", "policy.epochs=1", "policy.batch_size=8",
                  "policy.checkpoint_every=10", "policy.grpo.num_generations=4",
@@ -49,7 +49,7 @@ def start_cot(meds3: Path) -> tuple[str, dict[str, float]]:
     accuracy per level: round 0's evals, or their cold-start twins (`bench/learning.py` writes both)."""
     cold = cold_start(meds3) is not None
     base = {}
-    for level, folder in (("train", "eval"), ("hard", "eval-hard")):
+    for level, folder in LEVEL_EVALS.items():
         path = meds3 / "round-0" / (COLD_START_EVALS[folder] if cold else folder) / "questions.jsonl"
         if path.exists():
             records = per_question(path)
