@@ -60,6 +60,15 @@ def test_every_item_carries_a_true_chain_whose_gold_steps_verify(home):
     (["--generate", "medcalc", "--set", "levels=2"], "generator 'medcalc' has no parameter 'levels' -- fix: its "
                                                      "parameters: kinds"),
     (["--generate", "arith", "--set", "terms=many"], "terms='many' is not a int"),
+    # values the generators would crash on or silently ignore
+    (["--generate", "medcalc", "--set", "kinds=dose,nosuch"], "kinds='dose,nosuch' has no 'nosuch' -- fix: use a "
+                                                                "comma list of: dose, infusion, dilution, bmi"),
+    (["--generate", "medcalc", "--set", "kinds=,"], "kinds=',' is empty"),
+    (["--generate", "medcalc", "--set", "level=0"], "level=0 is out of range -- fix: use 1 to 4"),
+    (["--generate", "medcalc", "--set", "level=9"], "level=9 is out of range -- fix: use 1 to 4"),
+    (["--generate", "medcalc", "--set", "scale=0"], "scale=0 is out of range -- fix: use 1 to 3"),
+    (["--generate", "arith", "--set", "terms=1"], "terms=1 is out of range -- fix: use at least 2"),
+    (["--generate", "arith", "--set", "high=0"], "high=0 is out of range -- fix: use at least 1"),
 ])
 def test_bad_generator_input_is_one_line_and_writes_nothing(home, capsys, args, needle):
     code, _, err = run_cli(["domains", "add", "g", *args], capsys)
@@ -78,6 +87,73 @@ def test_reasoning_gym_domains_carry_their_partial_sums(home, capsys):
     signs = re.findall(r"[+-]", q.question.split(":")[-1])
     partial = numbers[0] + (numbers[1] if signs[0] == "+" else -numbers[1])
     assert [t["value"] for t in q.meta["truth"]] == [partial, float(q.answer)]
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--generate", "rg:chain_sum", "--set", "bogus=3"], "reasoning-gym 'chain_sum' has no parameter 'bogus' -- fix: "
+                                                         "its parameters: min_terms, max_terms"),
+    (["--generate", "rg:no_such_set"], "reasoning-gym has no dataset 'no_such_set' -- fix: use rg:<dataset> with a "
+                                       "numeric one, e.g. chain_sum"),
+])
+def test_bad_reasoning_gym_input_names_the_valid_choices(home, capsys, args, needle):
+    pytest.importorskip("reasoning_gym")
+    code, _, err = run_cli(["domains", "add", "g", *args], capsys)
+    assert code == 2 and err.count("\n") == 1 and needle in err, err
+    assert not (home / "domains" / "g").exists()
+
+
+@pytest.mark.parametrize(("expression", "chain"), [
+    ("4 - 1 - 7", [("difference", 3.0, "4 - 1"), ("difference", -4.0, "3 - 7")]),
+    ("3 + 4 * 2", [("product", 8.0, "4 * 2"), ("sum", 11.0, "3 + 8")]),  # precedence
+    ("(5 - 3) / 4", [("difference", 2.0, "5 - 3"), ("quotient", 0.5, "2 / 4")]),
+    ("2 - -1", [("difference", 3.0, "2 - -1")]),
+    ("-(7 + 5) + 8", [("sum", 12.0, "7 + 5"), ("negation", -12.0, "-(12)"), ("sum", -4.0, "-12 + 8")]),
+    ("1.125 * 8", [("product", 9.0, "1.125 * 8")]),  # operands exact, not rounded to 2 decimals
+    ("7", []), ("2 ** 3", []), ("1 / 0", []), ("x + 1", []), ("3 +", []),
+])
+def test_expression_chains_follow_the_order_of_work(expression, chain):
+    from domains.generators import _expression_chain
+
+    assert [(q.name, q.value, q.expr) for q in _expression_chain(expression)] == chain
+
+
+def test_reasoning_gym_tasks_with_products_and_quotients_get_a_truth_their_gold_steps_pass(home, capsys):
+    pytest.importorskip("reasoning_gym")
+    code, _, err = run_cli(["domains", "add", "ba", "--generate", "rg:basic_arithmetic", "--set", "min_terms=3",
+                            "--set", "max_terms=4", "--size", "20", "--dev-size", "0", "--test-size", "0",
+                            "--cold-size", "0"], capsys)
+    assert code == 0, err
+    questions = load_domain("ba").load_split("search")
+    ops = {t["expr"].split()[1] for q in questions for t in q.meta["truth"] if t["name"] != "negation"}
+    assert {"*", "/"} & ops  # not only sums: the old chain gave these items no intermediates at all
+    for q in questions:
+        truth = q.meta["truth"]
+        assert len(truth) >= 2 and truth[-1]["value"] == pytest.approx(float(q.answer), abs=0.011)
+        steps = gold_steps(truth)
+        assert label_steps(steps, truth, q.question, float(q.answer)) == ["correct"] * len(steps), (q.question, steps)
+
+
+def test_a_reasoning_gym_task_without_an_expression_has_no_step_truth(home, capsys, tmp_path):
+    """gsm_symbolic gives only an answer: its items carry no truth (not an answer-only chain, under which
+    every right intermediate value would be labelled wrong), so `prm eval` asks for --no-truth and a
+    generated cold start refuses, each in one line."""
+    pytest.importorskip("reasoning_gym")
+    from evolve.config import Config
+    from evolve.errors import TrainingError
+    from evolve.rounds.stages import RoundContext, cold_start_rows
+
+    code, _, err = run_cli(["domains", "add", "gsm", "--generate", "rg:gsm_symbolic", "--size", "3", "--dev-size", "0",
+                            "--test-size", "2", "--cold-size", "2"], capsys)
+    assert code == 0, err
+    domain = load_domain("gsm")
+    assert all(q.meta["truth"] == [] and float(q.answer) for q in domain.load_split("search"))
+    assert domain.spec.prompt.example.steps[0].startswith("The answer is ")
+    code, _, err = run_cli(["prm", "eval", "--prm", str(tmp_path), "--domain", "gsm", "--split", "test", "--out",
+                            str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no step truth" in err and not (tmp_path / "o").exists()
+    config = Config.model_validate({"data": {"domain": "gsm"}, "policy": {"cold_start": {"size": 2}}})
+    with pytest.raises(TrainingError, match="2 cold-start question.s. of domain 'gsm' have no true chain"):
+        cold_start_rows(RoundContext(config=config, run_dir=home, domain=domain, factory=None))
 
 
 TRUTH = [{"name": "single dose", "value": 100.0, "unit": "mg", "expr": "20 × 5"},
@@ -208,6 +284,27 @@ def test_cold_start_rows_are_gold_solutions_of_the_cold_questions(home):
     assert first["messages"][-1]["content"].startswith(f"Question: {cold[0].question}")
     assert first["completion"].endswith(f"The answer is {cold[0].answer}.") and "Step 2:" in first["completion"]
     assert json.dumps(first)  # plain data, as the harvest writes it
+
+
+def test_a_cold_start_file_may_not_hold_held_out_questions(home, tmp_path):
+    from evolve.config import Config
+    from evolve.errors import TrainingError
+    from evolve.rounds.stages import RoundContext, cold_start_rows
+
+    add_generated_domain("sums", "arith", sizes={"search": 4, "dev": 2, "test": 2, "cold": 0})
+    domain = load_domain("sums")
+    fresh = {"id": "mine-1", "question": "What is 1000 + 2000?", "answer": "3000", "steps": ["1000 + 2000 = 3000."]}
+    leaked = domain.load_split("test")[1]
+    rows = [fresh, {"id": "mine-2", "question": leaked.question, "answer": leaked.answer, "steps": ["x"]}]
+    path = tmp_path / "cold.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    config = Config.model_validate({"data": {"domain": "sums"}, "policy": {"cold_start": {"source": str(path)}}})
+    context = RoundContext(config=config, run_dir=home, domain=domain, factory=None)
+    with pytest.raises(TrainingError, match="1 cold-start question.s. are also in the test split of domain 'sums' "
+                                            r"\(e.g. mine-2\)"):
+        cold_start_rows(context)
+    path.write_text(json.dumps(fresh) + "\n", encoding="utf-8")
+    assert [row["question_id"] for row in cold_start_rows(context)] == ["mine-1"]
 
 
 def test_resolve_params_types_and_defaults():

@@ -9,6 +9,7 @@ random streams (one per split and seed) and never share a question.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import random
@@ -30,6 +31,9 @@ class Param:
     kind: type
     default: Any
     help: str
+    low: int | None = None  # the smallest value it takes, if bounded
+    high: int | None = None  # the largest
+    choices: tuple[str, ...] = ()  # a comma list whose every item must be one of these
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,13 @@ def _medcalc(rng: random.Random, p: dict[str, Any]) -> Item:
 GENERATORS: dict[str, GeneratorKind] = {
     "medcalc": GeneratorKind(
         "medical calculations with every intermediate known: " + ", ".join(medcalc.KINDS),
-        {"kinds": Param(str, "dose", f"comma list of {', '.join(medcalc.KINDS)}"),
-         "level": Param(int, 1, "steps a question takes (1-4, as far as the kind goes)"),
-         "scale": Param(int, 1, "1: small round numbers, 2: everyday, 3: awkward")},
+        {"kinds": Param(str, "dose", f"comma list of {', '.join(medcalc.KINDS)}", choices=medcalc.KINDS),
+         "level": Param(int, 1, "steps a question takes (1-4, as far as the kind goes)", low=1, high=4),
+         "scale": Param(int, 1, "1: small round numbers, 2: everyday, 3: awkward", low=1, high=3)},
         _medcalc),
     "arith": GeneratorKind(
         "sums (and with minus=true differences) of a few numbers, each partial result known",
-        {"terms": Param(int, 2, "how many numbers"), "high": Param(int, 30, "largest number"),
+        {"terms": Param(int, 2, "how many numbers (at least 2)", low=2), "high": Param(int, 30, "largest number", low=1),
          "minus": Param(bool, False, "also subtract")},
         lambda rng, p: arith.make(rng, p["terms"], p["high"], p["minus"]),
         system="You are a careful calculator. Work the problem out step by step, one calculation per step."),
@@ -91,7 +95,23 @@ def resolve_params(kind: str, given: dict[str, str]) -> dict[str, Any]:
     values = {name: param.default for name, param in spec.items()}
     for key, raw in given.items():
         values[key] = _parse_typed(kind, key, raw, spec[key].kind)
+        _check_value(kind, key, values[key], spec[key])
     return values
+
+
+def _check_value(kind: str, key: str, value: Any, param: Param) -> None:
+    """Bounds and choices, so that a bad value is a one-line error here and not a crash in the generator."""
+    if param.choices:
+        picked = [item.strip() for item in str(value).split(",") if item.strip()]
+        unknown = [item for item in picked if item not in param.choices]
+        if not picked or unknown:
+            raise DomainSpecError(f"generator '{kind}': {key}={value!r} " + (f"has no '{unknown[0]}'" if unknown else "is empty"),
+                                  where="--set", fix=f"use a comma list of: {', '.join(param.choices)}")
+    too_low = param.low is not None and value < param.low
+    if too_low or (param.high is not None and value > param.high):
+        bounds = f"{param.low} to {param.high}" if param.low is not None and param.high is not None else \
+            f"at least {param.low}" if param.low is not None else f"at most {param.high}"
+        raise DomainSpecError(f"generator '{kind}': {key}={value} is out of range", where="--set", fix=f"use {bounds}")
 
 
 def _parse_typed(kind: str, key: str, raw: Any, wanted: type) -> Any:
@@ -144,6 +164,7 @@ def items(kind: str, params: dict[str, Any], split: str, seed: int, size: int, *
 def _gym_items(name: str, params: dict, split: str, seed: int, size: int, avoid: set[str]) -> list[tuple[str, Item]]:
     import reasoning_gym
 
+    _check_gym_params(name, params)
     try:
         dataset = reasoning_gym.create_dataset(name, size=size * 2 + 10, seed=stream_seed(seed, split), **params)
     except Exception as err:  # unknown dataset or parameter: reasoning-gym's own message
@@ -160,6 +181,27 @@ def _gym_items(name: str, params: dict, split: str, seed: int, size: int, avoid:
     return out
 
 
+def _check_gym_params(name: str, params: dict) -> None:
+    """reasoning-gym's own table of datasets and their config fields, read so that an unknown name or
+    parameter is named with the valid ones."""
+    import dataclasses
+
+    from reasoning_gym.factory import DATASETS
+
+    if name not in DATASETS:
+        numeric = [n for n in ("chain_sum", "basic_arithmetic", "products", "gsm_symbolic", "simple_equations") if n in DATASETS]
+        raise DomainSpecError(f"reasoning-gym has no dataset '{name}'", where="--generate",
+                              fix=f"use rg:<dataset> with a numeric one, e.g. {', '.join(numeric)}")
+    config_class = DATASETS[name][1]
+    if not dataclasses.is_dataclass(config_class):
+        return  # reasoning-gym's own error then names the problem
+    fields = [f.name for f in dataclasses.fields(config_class) if f.name not in ("seed", "size")]
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise DomainSpecError(f"reasoning-gym '{name}' has no parameter '{unknown[0]}'", where="--set",
+                              fix=f"its parameters: {', '.join(fields)}")
+
+
 def _gym_item(name: str, entry: dict) -> Item:
     from domains.numbers import parse_number
 
@@ -167,28 +209,49 @@ def _gym_item(name: str, entry: dict) -> Item:
     if answer is None:
         raise DomainSpecError(f"reasoning-gym '{name}' answers are not numbers ('{entry['answer']}')", where="--generate",
                               fix="use a dataset with numeric answers (chain_sum, basic_arithmetic, products, gsm_symbolic)")
-    chain = _expression_chain(str(entry.get("metadata", {}).get("expression", ""))) or []
-    if not chain or abs(chain[-1].value - answer) > 1e-6:
-        chain = [Quantity("answer", answer, "", str(entry["answer"]))]
-    return Item(f"rg:{name}", entry["question"], tuple(chain), "")
+    chain = _expression_chain(str(entry.get("metadata", {}).get("expression", "")))
+    if not chain or abs(chain[-1].value - answer) > 1e-6 * max(1.0, abs(answer)):
+        chain = []  # no known intermediate values: the answer is checked, the steps are not (no step truth)
+    return Item(f"rg:{name}", entry["question"], tuple(chain), "", final=answer)
+
+
+_OPERATIONS = {ast.Add: ("+", "sum", float.__add__), ast.Sub: ("-", "difference", float.__sub__),
+               ast.Mult: ("*", "product", float.__mul__), ast.Div: ("/", "quotient", float.__truediv__)}
 
 
 def _expression_chain(expression: str) -> list[Quantity]:
-    """Partial results of a left-to-right + / - expression ("3 + 4 - 2" -> 7, 5); [] for anything else."""
-    tokens = expression.replace("-", " - ").replace("+", " + ").split()
-    if len(tokens) < 3 or len(tokens) % 2 == 0:
-        return []
+    """One partial result per operation of an arithmetic expression, in the order it is worked out (the
+    usual precedence and parentheses: "3 + 4 * 2" -> 8, 11); [] for anything that is not + - * / on numbers."""
+    chain: list[Quantity] = []
+
+    def work(node: ast.expr) -> float:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = work(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return value
+            if not isinstance(node.operand, ast.Constant):  # "-(7 + 5)": the negated value is a step of its own
+                chain.append(Quantity("negation", -value, "", f"-({_operand(value)})"))
+            return -value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATIONS:
+            symbol, name, apply = _OPERATIONS[type(node.op)]
+            left, right = work(node.left), work(node.right)
+            value = apply(left, right)
+            chain.append(Quantity(name, value, "", f"{_operand(left)} {symbol} {_operand(right)}"))
+            return value
+        raise ValueError(ast.dump(node))
+
     try:
-        total = float(tokens[0])
-        chain = []
-        for op, value in zip(tokens[1::2], tokens[2::2]):
-            if op not in "+-":
-                return []
-            before, total = total, total + float(value) if op == "+" else total - float(value)
-            chain.append(Quantity("partial result", total, "", f"{fmt(before)} {op} {value}"))
-        return chain
-    except ValueError:
+        work(ast.parse(expression.replace("×", "*").replace("÷", "/").replace("−", "-"), mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError):
         return []
+    return chain
+
+
+def _operand(value: float) -> str:
+    """A number as an expression writes it: exact (no rounding to 2 decimals), integers without ".0"."""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def to_question(name: str, key: str, item: Item, params: dict[str, Any]) -> Question:

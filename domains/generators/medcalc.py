@@ -32,10 +32,11 @@ class Item:
     question: str
     chain: tuple[Quantity, ...]
     unit: str  # of the answer
+    final: float | None = None  # the answer of an item without a chain (a reasoning-gym task with no expression)
 
     @property
     def answer(self) -> float:
-        return self.chain[-1].value
+        return self.chain[-1].value if self.chain else self.final
 
 
 def r2(value: float) -> float:

@@ -146,6 +146,11 @@ def cold_start_rows(ctx: RoundContext) -> list[dict]:
                                 fix="use a generated domain (it has a `cold` split), or set policy.cold_start.source "
                                     "to a JSONL file of questions with steps")
         questions = ctx.domain.load_split("cold", limit=spec.size)
+        chainless = [q for q in questions if not q.meta.get("truth")]
+        if chainless:
+            raise TrainingError(f"{len(chainless)} cold-start question(s) of domain '{ctx.domain.name}' have no "
+                                f"true chain to render as a solution (e.g. {chainless[0].id})", where="policy.cold_start",
+                                fix="set policy.cold_start.source to a JSONL file of questions with steps")
         solved = [(q, gold_steps(q.meta["truth"], random.Random(q.id))) for q in questions]
     else:
         path = Path(spec.source)
@@ -153,9 +158,26 @@ def cold_start_rows(ctx: RoundContext) -> list[dict]:
             raise TrainingError("cold-start file not found", where=str(path), fix="give a JSONL file of questions with steps")
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()][:spec.size]
         questions = ctx.domain.load_split(str(path))[:spec.size]
+        _check_held_out(ctx, path, questions)
         solved = [(q, list(row["steps"])) for q, row in zip(questions, rows)]
     return [{"question_id": q.id, "messages": task_messages(ctx.domain, q), "prefix": serialise_steps([STEP_ZERO]),
              "completion": continuation([STEP_ZERO, *steps]), "min_value": 1.0, "answer": q.answer} for q, steps in solved]
+
+
+def _check_held_out(ctx: RoundContext, path: Path, questions: list) -> None:
+    """A cold-start file must not teach the questions the rounds are evaluated on (generated cold splits
+    are disjoint by construction; a file is checked here)."""
+    from domains.convert import content_key
+
+    for split in ("dev", "test"):
+        if split not in ctx.domain.split_names:
+            continue
+        held_out = {content_key(q) for q in ctx.domain.load_split(split)}
+        shared = [q for q in questions if content_key(q) in held_out]
+        if shared:
+            raise TrainingError(f"{len(shared)} cold-start question(s) are also in the {split} split of domain "
+                                f"'{ctx.domain.name}' (e.g. {shared[0].id})", where=str(path),
+                                fix="remove them from the file: the cold start must not see held-out questions")
 
 
 def cold_start_stage(ctx: RoundContext) -> dict:
