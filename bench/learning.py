@@ -82,6 +82,15 @@ def cold_start_policy(arm_dir: Path) -> str | None:
     return str(arm_dir / adapter) if adapter else None
 
 
+def prm_trees(config, round_dir: Path) -> Path:
+    """The trees whose MC labels the round's PRM trained on: with prm.on_policy, the second search by
+    the round's own policy (round-r/prm-search), else the round's search."""
+    from evolve.rounds.stages import PRM_SEARCH
+
+    on_policy = round_dir / PRM_SEARCH / "trees.jsonl"
+    return on_policy if config.prm.on_policy and on_policy.exists() else round_dir / "trees.jsonl"
+
+
 def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) -> None:
     """The harder level and the PRM truth check for every round, each skipped once written."""
     from domains import load_domain
@@ -104,7 +113,7 @@ def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) ->
             evaluate(hard, reasoner, modes=modes, out_dir=round_dir / "eval-hard", label=f"round {index}, harder level",
                      events=events, split=f"{HARD_DOMAIN}:test")
         if scorer and not (round_dir / "prm-eval" / "prm_eval.json").exists():
-            trees = list(read_records(round_dir / "trees.jsonl"))
+            trees = list(read_records(prm_trees(config, round_dir)))
             report = evaluate_prm(reasoner, test[:PRM_CHECK_QUESTIONS], dev, samples=prm_samples, prm_name=prm,
                                   trees=trees, events=events)
             write_prm_report(report, round_dir / "prm-eval")

@@ -8,7 +8,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from learning import analyse_arm, best_constant_answer, beyond_prior_p, markdown, prior_matched_chance  # noqa: E402
+from learning import (  # noqa: E402
+    analyse_arm,
+    best_constant_answer,
+    beyond_prior_p,
+    markdown,
+    prior_matched_chance,
+    prm_trees,
+)
 
 
 def test_prior_matched_chance_pairs_the_modes_answer_shares_with_the_gold_shares():
@@ -98,3 +105,17 @@ def test_the_report_covers_every_arm_in_the_folder_not_only_the_one_just_run(tmp
     assert list(arms) == ["base", "cold"]
     assert [(r["round"], r["accuracy"]) for r in arms["base"]["rows"]] == [(0, 0.25), (1, 0.75)]
     assert [(r["round"], r["accuracy"]) for r in arms["cold"]["rows"]] == [(0, 0.25)]
+
+
+def test_the_prm_check_reads_the_trees_the_prm_trained_on(tmp_path):
+    from evolve.config import Config
+
+    round_dir = tmp_path / "round-1"
+    (round_dir / "prm-search").mkdir(parents=True)
+    (round_dir / "trees.jsonl").write_text("")
+    on_policy = Config.model_validate({"prm": {"on_policy": True}})
+    assert prm_trees(Config(), round_dir) == round_dir / "trees.jsonl"
+    assert prm_trees(on_policy, round_dir) == round_dir / "trees.jsonl"  # no second search written
+    (round_dir / "prm-search" / "trees.jsonl").write_text("")
+    assert prm_trees(on_policy, round_dir) == round_dir / "prm-search" / "trees.jsonl"
+    assert prm_trees(Config(), round_dir) == round_dir / "trees.jsonl"
