@@ -307,6 +307,25 @@ def test_a_cold_start_file_may_not_hold_held_out_questions(home, tmp_path):
     assert [row["question_id"] for row in cold_start_rows(context)] == ["mine-1"]
 
 
+@pytest.mark.parametrize("kind", ["dose", "infusion", "dilution", "bmi", "bsa", "convert", "crcl"])
+def test_every_medcalc_kind_has_at_least_three_phrasings(kind):
+    """So that a model cannot learn one sentence: question shapes, numbers, drugs, units and sex masked."""
+    import random
+
+    from domains.generators import medcalc
+
+    rng = random.Random(0)
+    masks = [r"\d+(?:\.\d+)?", r"(?i)amoxicillin|gentamicin|paracetamol|ibuprofen|cefalexin|vancomycin",
+             r"\b(?:mcg|mg|g|lb|kg)\b", r"\b(?:wo)?man\b"]
+    shapes = set()
+    for _ in range(200):
+        text = medcalc.make(rng, [kind], 1, 1).question
+        for mask in masks:
+            text = re.sub(mask, "#", text)
+        shapes.add(text)
+    assert len(shapes) >= 3, shapes
+
+
 def test_resolve_params_types_and_defaults():
     assert resolve_params("medcalc", {"level": "3"}) == {"kinds": "dose", "level": 3, "scale": 1}
     with pytest.raises(DomainSpecError):

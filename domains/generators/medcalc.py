@@ -117,7 +117,8 @@ def dilution(rng: random.Random, level: int, scale: int) -> Item:
              2: f"To what total volume in mL must it be diluted to reach {fmt(target)} mg/mL?",
              3: f"How many mL of water must be added to reach {fmt(target)} mg/mL?"}[min(level, 3)]
     question = rng.choice([f"A vial holds {fmt(mg)} mg of drug in {fmt(ml)} mL. {asked}",
-                           f"{fmt(mg)} mg of a drug is dissolved in {fmt(ml)} mL. {asked}"])
+                           f"{fmt(mg)} mg of a drug is dissolved in {fmt(ml)} mL. {asked}",
+                           f"The pharmacy supplies {fmt(ml)} mL of solution containing {fmt(mg)} mg. {asked}"])
     return Item("dilution", question, tuple(chain), chain[-1].unit)
 
 
@@ -128,7 +129,8 @@ def bmi(rng: random.Random, level: int, scale: int) -> Item:
     chain = [Quantity("height", m, "m", f"{fmt(cm)} / 100"), Quantity("height squared", r2(m * m), "m²", f"{fmt(m)} × {fmt(m)}"),
              Quantity("BMI", r2(kg / r2(m * m)), "kg/m²", f"{fmt(kg)} / {fmt(r2(m * m))}")]
     question = rng.choice([f"A patient is {fmt(cm)} cm tall and weighs {fmt(kg)} kg. What is the BMI in kg/m²?",
-                           f"Weight {fmt(kg)} kg, height {fmt(cm)} cm. Calculate the body mass index."])
+                           f"Weight {fmt(kg)} kg, height {fmt(cm)} cm. Calculate the body mass index.",
+                           f"What body mass index (kg/m²) does a weight of {fmt(kg)} kg at a height of {fmt(cm)} cm give?"])
     return Item("bmi", question, tuple(chain), "kg/m²")
 
 
@@ -141,7 +143,8 @@ def bsa(rng: random.Random, level: int, scale: int) -> Item:
              Quantity("BSA", r2(math.sqrt(product / 3600)), "m²", f"square root of {fmt(r2(product / 3600))}")]
     question = rng.choice([f"Using the Mosteller formula, what is the body surface area in m² of a patient who is "
                            f"{fmt(cm)} cm tall and weighs {fmt(kg)} kg?",
-                           f"Height {fmt(cm)} cm and weight {fmt(kg)} kg. Find the BSA (Mosteller) in m²."])
+                           f"Height {fmt(cm)} cm and weight {fmt(kg)} kg. Find the BSA (Mosteller) in m².",
+                           f"A patient of {fmt(kg)} kg measures {fmt(cm)} cm. What is the Mosteller body surface area in m²?"])
     return Item("bsa", question, tuple(chain), "m²")
 
 
@@ -153,7 +156,8 @@ def convert(rng: random.Random, level: int, scale: int) -> Item:
                                      "mcg-mg": (1000, "mcg", "mg", "/"), "mg-mcg": (1000, "mg", "mcg", "×")}[way]
     result = r2(value / factor if op == "/" else value * factor)
     chain = [Quantity(f"amount in {unit_out}", result, unit_out, f"{fmt(value)} {op} {fmt(factor)}")]
-    question = rng.choice([f"Convert {fmt(value)} {unit_in} to {unit_out}.", f"How many {unit_out} is {fmt(value)} {unit_in}?"])
+    question = rng.choice([f"Convert {fmt(value)} {unit_in} to {unit_out}.", f"How many {unit_out} is {fmt(value)} {unit_in}?",
+                           f"Express {fmt(value)} {unit_in} in {unit_out}."])
     return Item("convert", question, tuple(chain), unit_out)
 
 
@@ -174,7 +178,9 @@ def crcl(rng: random.Random, level: int, scale: int) -> Item:
         f"A {age}-year-old {sex} weighs {fmt(kg)} kg with a serum creatinine of {fmt(creatinine)} mg/dL. What is the "
         f"creatinine clearance in mL/min by Cockcroft-Gault?",
         f"Estimate the Cockcroft-Gault creatinine clearance (mL/min) of a {sex} aged {age}, {fmt(kg)} kg, creatinine "
-        f"{fmt(creatinine)} mg/dL."])
+        f"{fmt(creatinine)} mg/dL.",
+        f"Serum creatinine {fmt(creatinine)} mg/dL, weight {fmt(kg)} kg, age {age}, a {sex}. Calculate the creatinine "
+        f"clearance in mL/min (Cockcroft-Gault)."])
     return Item("crcl", question, tuple(chain), "mL/min")
 
 
