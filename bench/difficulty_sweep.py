@@ -30,6 +30,7 @@ CANDIDATES = {
     "convert-2": ("medcalc", {"kinds": "convert", "scale": "2"}),
     "infusion-1": ("medcalc", {"kinds": "infusion", "level": "1", "scale": "1"}),
     "mix-1": ("medcalc", {"kinds": "dose,infusion,convert", "level": "1", "scale": "1"}),
+    "rg-chain_sum-2x2": ("rg:chain_sum", {"min_terms": "2", "max_terms": "2", "min_digits": "1", "max_digits": "2"}),
     "rg-chain_sum-3x2": ("rg:chain_sum", {"min_terms": "3", "max_terms": "3", "min_digits": "1", "max_digits": "2"}),
 }
 

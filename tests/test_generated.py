@@ -395,6 +395,47 @@ def test_prm_eval_refuses_a_tree_file_of_another_domain(home, tmp_path, capsys):
     assert "holds trees of domain 'medqa', not 'sums'" in err
 
 
+def test_prm_eval_checks_a_tree_file_alone_without_a_model(home, tmp_path, capsys):
+    """--samples 0 --trees and no --prm: the tree's Q values against the truth, exact, no model loaded."""
+    add_generated_domain("sums", "arith", params={"terms": "2"}, sizes={"search": 2, "dev": 2, "test": 2, "cold": 0})
+    q = load_domain("sums").load_split("search")[0]
+    a, b = map(int, re.findall(r"\d+", q.question))
+    right, off = a + b, a + b + 1
+
+    def trajectory(steps, values):
+        return {"steps": ["", *steps], "values": [0.5, *values]}
+
+    record = {"id": q.id, "domain": "sums",
+              "pos": [trajectory([f"The sum is {a} + {b} = {right}.", f"The answer is {right}."], [0.9, 1.0])],
+              "neg": [trajectory([f"The sum is {a} + {b} = {off}.", f"The answer is {off}."], [0.2, 0.0]),  # Q flags it
+                      trajectory([f"The sum is {a} + {b} = {right}.", f"The answer is {off}."], [0.1, 0.0])]}  # too early
+    trees = tmp_path / "trees.jsonl"
+    trees.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    code, out, err = run_cli(["prm", "eval", "--domain", "sums", "--samples", "0", "--trees", str(trees),
+                              "--out", str(tmp_path / "o")], capsys)
+    assert code == 0, err
+    report = json.loads((tmp_path / "o" / "prm_eval.json").read_text())
+    # right steps score 0.9, 1.0 and 0.1; wrong ones 0.2, 0.0, 0.0: 8 of 9 pairs ordered
+    assert report["tree"]["q_vs_truth"] == {"auc": pytest.approx(8 / 9), "steps": 6, "positive": 3}
+    first = report["tree"]["q_first_error"]  # 1 of 2 erroneous found at its first wrong step, the clean one unflagged
+    assert (first["error_accuracy"], first["clean_accuracy"], first["f1"]) == (0.5, 1.0, pytest.approx(2 / 3))
+    assert "prm_vs_dual_mc" not in report["tree"] and report["truth"] is None and report["trajectories"] == 0
+    assert "| tree Q value vs true step label | 0.889 | 6 | 3 |" in out and "F1 0.667" in out
+    assert (tmp_path / "o" / "prm_eval.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--samples", "0"], "--samples 0 samples nothing"),
+    ([], "sampled solutions need a PRM to score them"),
+    (["--samples", "0", "--trees", "T", "--no-truth"], "--no-truth with --samples 0 leaves no check"),
+])
+def test_prm_eval_usage_without_a_prm_or_samples_is_one_line(home, tmp_path, capsys, args, needle):
+    add_generated_domain("sums", "arith", params={"terms": "2"}, sizes={"search": 2, "dev": 2, "test": 2, "cold": 0})
+    args = [str(tmp_path / "t.jsonl") if arg == "T" else arg for arg in args]
+    code, _, err = run_cli(["prm", "eval", "--domain", "sums", *args, "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and err.count("\n") == 1 and needle in err and not (tmp_path / "o").exists(), err
+
+
 def test_the_bundled_medcalc_domain_is_its_generator_s_output(home):
     """domains/medcalc (the demo's) is exactly what its yaml's generator, parameters, seed and sizes give."""
     import yaml

@@ -7,8 +7,9 @@ On a generated domain every step of a sampled solution can be labelled right, wr
   first wrong step", the threshold chosen on dev questions;
 - the last step's AUC against final correctness;
 - with a tree file: the PRM's AUC against the Monte Carlo labels it was trained on (soft Q >= 0.5 and
-  dual), and the AUC of the tree's Q values themselves against the truth, which says whether MedS3's
-  labelling matches what is actually right.
+  dual), and the tree's Q values themselves against the truth (step AUC, and first-error F1 at Q < 0.5,
+  the soft label's cut), which says whether MedS3's labelling matches what is actually right. With
+  `samples=0` only the tree is checked (`evaluate_trees`), and without a PRM only its Q values.
 Written as prm_eval.json, prm_eval.md and prm_eval.png (ROC curves).
 """
 
@@ -110,13 +111,16 @@ def last_step_metrics(test: Sequence[Sampled]) -> dict:
     return _auc_pairs([(t.scores[-1], int(t.correct)) for t in test])
 
 
+Q_CUT = 0.5  # a step whose rollouts reach the answer less than half the time: the soft label's negative
+
+
 def tree_metrics(records: Sequence[dict], questions: dict[str, Question], scorer, domain, *,
                  events: Sink | None = None) -> dict:
     """On the search's own trajectories: the tree's Q values against the truth, and the PRM against the
     Monte Carlo labels (soft Q >= 0.5, dual) it is trained on."""
     from evolve.train.harvest import dual_labels
 
-    q_truth, prm_soft, prm_dual = [], [], []
+    q_truth, q_flagged, q_first_wrong, prm_soft, prm_dual = [], [], [], [], []
     for done, record in enumerate(records):
         emit(events, Progress("prm eval: score the trees", done, len(records), "trees"))
         question = questions.get(record["id"])
@@ -124,16 +128,21 @@ def tree_metrics(records: Sequence[dict], questions: dict[str, Question], scorer
             steps, values = trajectory["steps"][1:], trajectory["values"]
             if not steps:
                 continue
-            scores = scorer.score(domain.format_question(question), [steps])[0] if question else None
+            scores = scorer.score(domain.format_question(question), [steps])[0] if question and scorer else None
             if question is not None and question.meta.get("truth"):
                 labels = label_steps(steps, question.meta["truth"], question.question, float(question.answer))
                 q_truth += [(v, 1 if label == "correct" else 0) for v, label in zip(values[1:], labels) if label != "neutral"]
+                q_flagged.append(first_below(values[1:len(steps) + 1], Q_CUT))
+                q_first_wrong.append(first_error(labels))
             if scores is not None:
-                prm_soft += [(s, int(v >= 0.5)) for s, v in zip(scores, values[1:])]
+                prm_soft += [(s, int(v >= Q_CUT)) for s, v in zip(scores, values[1:])]
                 prm_dual += [(s, int(d)) for s, d in zip(scores, dual_labels(values))]
     emit(events, Progress("prm eval: score the trees", len(records), len(records), "trees"))
-    return {"q_vs_truth": _auc_pairs(q_truth), "prm_vs_soft_mc": _auc_pairs(prm_soft),
-            "prm_vs_dual_mc": _auc_pairs(prm_dual)}
+    metrics = {"q_vs_truth": _auc_pairs(q_truth), "q_first_error": {"threshold": Q_CUT,
+                                                                    **first_error_f1(q_flagged, q_first_wrong)}}
+    if scorer is not None:
+        metrics |= {"prm_vs_soft_mc": _auc_pairs(prm_soft), "prm_vs_dual_mc": _auc_pairs(prm_dual)}
+    return metrics
 
 
 @dataclass
@@ -165,9 +174,23 @@ def evaluate_prm(reasoner: Reasoner, test: Sequence[Question], dev: Sequence[Que
         dev_sampled = sample(reasoner, dev, samples, events=events, task="prm eval: sample dev") if dev else []
         report.truth = truth_metrics(sampled, dev_sampled)
     if trees is not None:
-        by_id = {q.id: q for q in [*test, *dev, *reasoner.domain.load_split("search")]}
-        report.tree = tree_metrics(trees, by_id, reasoner.scorer, reasoner.domain, events=events)
+        report.tree = tree_metrics(trees, _by_id(reasoner.domain, test, dev), reasoner.scorer, reasoner.domain,
+                                   events=events)
     return report
+
+
+def evaluate_trees(domain, test: Sequence[Question], dev: Sequence[Question], trees: Sequence[dict], *,
+                   scorer=None, prm_name: str | None = None, events: Sink | None = None) -> PRMEvalReport:
+    """Only the tree file: its Q values against the truth and, given a PRM's scorer, the PRM against
+    the MC labels. Nothing is sampled, so no policy is needed."""
+    check_truth(domain.name, test, True)
+    report = PRMEvalReport(domain.name, prm_name or "-", len(test), 0)
+    report.tree = tree_metrics(trees, _by_id(domain, test, dev), scorer, domain, events=events)
+    return report
+
+
+def _by_id(domain, test: Sequence[Question], dev: Sequence[Question]) -> dict[str, Question]:
+    return {q.id: q for q in [*test, *dev, *domain.load_split("search")]}
 
 
 def write_prm_report(report: PRMEvalReport, out_dir: Path) -> list[Path]:
@@ -183,16 +206,19 @@ def _fmt(value) -> str:
 
 
 def markdown(report: PRMEvalReport) -> str:
-    lines = [f"# PRM against the truth: {report.domain}", "", f"PRM `{report.prm}`, {report.questions} questions, "
+    lines = [f"# {'PRM' if report.prm != '-' else 'Tree Q values'} against the truth: {report.domain}", "",
+             f"PRM `{report.prm}`, {report.questions} questions, "
              f"{report.trajectories} sampled trajectories.", "", "| check | AUC | items | positive |", "|---|---|---|---|"]
     rows = []
     if report.truth:
         rows.append(("step score vs true step label", report.truth["step_vs_truth"]))
-    rows.append(("last step vs final correctness", report.last_step))
+    if report.last_step:
+        rows.append(("last step vs final correctness", report.last_step))
     if report.tree:
-        rows += [("tree Q value vs true step label", report.tree["q_vs_truth"]),
-                 ("step score vs MC label (soft Q >= 0.5)", report.tree["prm_vs_soft_mc"]),
-                 ("step score vs MC label (dual)", report.tree["prm_vs_dual_mc"])]
+        rows.append(("tree Q value vs true step label", report.tree["q_vs_truth"]))
+        if "prm_vs_soft_mc" in report.tree:
+            rows += [("step score vs MC label (soft Q >= 0.5)", report.tree["prm_vs_soft_mc"]),
+                     ("step score vs MC label (dual)", report.tree["prm_vs_dual_mc"])]
     for name, m in rows:
         lines.append(f"| {name} | {_fmt(m['auc'])} | {m['steps']} | {m['positive']} |")
     if report.truth:
@@ -201,6 +227,11 @@ def markdown(report: PRMEvalReport) -> str:
                       f"(chosen on dev, F1 {_fmt(fe['dev_f1'])}): {_fmt(fe['error_accuracy'])} on {fe['erroneous']} "
                       f"trajectories with an error, {_fmt(fe['clean_accuracy'])} on {fe['clean']} without.",
                   f"True step labels: {report.truth['labels']}."]
+    if report.tree:
+        fe = report.tree["q_first_error"]
+        lines += ["", f"The tree's own first-error detection (first step with Q < {fe['threshold']}): F1 {_fmt(fe['f1'])}: "
+                      f"{_fmt(fe['error_accuracy'])} on {fe['erroneous']} trajectories with an error, "
+                      f"{_fmt(fe['clean_accuracy'])} on {fe['clean']} without."]
     return "\n".join(lines) + "\n"
 
 
@@ -213,9 +244,12 @@ def plot(report: PRMEvalReport, path: Path) -> None:
     curves = []
     if report.truth:
         curves.append(("PRM step vs truth", report.truth["step_vs_truth"]))
-    curves.append(("PRM last step vs final answer", report.last_step))
+    if report.last_step:
+        curves.append(("PRM last step vs final answer", report.last_step))
     if report.tree:
-        curves += [("tree Q vs truth", report.tree["q_vs_truth"]), ("PRM step vs MC (dual)", report.tree["prm_vs_dual_mc"])]
+        curves.append(("tree Q vs truth", report.tree["q_vs_truth"]))
+        if "prm_vs_dual_mc" in report.tree:
+            curves.append(("PRM step vs MC (dual)", report.tree["prm_vs_dual_mc"]))
     fig, ax = plt.subplots(figsize=(5.6, 5.0), dpi=120)
     ax.plot([0, 1], [0, 1], color="#999999", linestyle="--", linewidth=1, label="chance (AUC 0.5)")
     for name, metrics in curves:
@@ -223,7 +257,7 @@ def plot(report: PRMEvalReport, path: Path) -> None:
         if fpr:
             ax.plot(fpr, tpr, linewidth=2, label=f"{name}: AUC {_fmt(metrics['auc'])} ({metrics['steps']})")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="false positive rate", ylabel="true positive rate",
-           title=f"{report.domain}: PRM against the truth")
+           title=f"{report.domain}: {'PRM' if report.prm != '-' else 'tree Q values'} against the truth")
     ax.legend(loc="lower right", fontsize=7, frameon=True)
     fig.tight_layout()
     fig.savefig(path)
