@@ -91,8 +91,9 @@ def prm_trees(config, round_dir: Path) -> Path:
     return on_policy if config.prm.on_policy and on_policy.exists() else round_dir / "trees.jsonl"
 
 
-def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) -> None:
-    """The harder level and the PRM truth check for every round, each skipped once written."""
+def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events, first: int = 0) -> None:
+    """The harder level and the PRM truth check for every round from `first` on (the cold-start policy's
+    only when `first` is 0), each skipped once written."""
     from domains import load_domain
     from evolve.api import Reasoner, build_generator, build_scorer
     from evolve.eval.evaluate import evaluate
@@ -103,7 +104,7 @@ def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) ->
     hard = load_domain(HARD_DOMAIN).load_split("test")
     test = domain.load_split("test", limit=config.eval.limit)
     dev = domain.load_split("dev")
-    for index in range(rounds + 1):
+    for index in range(first, rounds + 1):
         policy, prm = round_models(arm_dir, index)
         round_dir = arm_dir / f"round-{index}"
         scorer = build_scorer(prm, config) if prm else None
@@ -117,7 +118,7 @@ def extra_evals(config, arm_dir: Path, rounds: int, prm_samples: int, events) ->
             report = evaluate_prm(reasoner, test[:PRM_CHECK_QUESTIONS], dev, samples=prm_samples, prm_name=prm,
                                   trees=trees, events=events)
             write_prm_report(report, round_dir / "prm-eval")
-    cold = cold_start_policy(arm_dir)
+    cold = cold_start_policy(arm_dir) if first == 0 else None
     if cold:  # what the cold start alone did, before any search: both levels, the modes without a PRM
         reasoner = Reasoner(config, domain, lambda: build_generator(config.model, cold), None)
         for split, questions, folder in ((f"{config.data.domain}:test", test, COLD_START_EVALS["eval"]),
@@ -349,7 +350,7 @@ def run_arith(args) -> None:
             for done in range(1, rounds + 1):  # one round at a time, each with its extra checks (resumable)
                 config.run.rounds = done
                 run_rounds(config, arm_dir, force=args.force, events=events)
-                extra_evals(config, arm_dir, done, args.prm_samples, events)
+                extra_evals(config, arm_dir, done, args.prm_samples, events, first=args.checks_from)
     result["arms"] = analyse_out(args.out, config.eval.n)
     write_results(args.out, result)
 
@@ -403,6 +404,10 @@ def main() -> None:
     parser.add_argument("--prm-samples", type=int, default=4, help="sampled solutions per question for the PRM check")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="override a config key")
     parser.add_argument("--force", action="store_true", help="continue the run under a changed config (recorded)")
+    parser.add_argument("--checks-from", type=int, default=0, metavar="R",
+                        help="run the harder-level and PRM checks only for rounds >= R (the cold-start policy's only "
+                             "when R is 0): spends a short session on a later round when the earlier rounds' checks "
+                             "were measured before; the report then lacks their rows")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
