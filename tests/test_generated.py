@@ -102,6 +102,18 @@ def test_bad_reasoning_gym_input_names_the_valid_choices(home, capsys, args, nee
     assert not (home / "domains" / "g").exists()
 
 
+def test_rg_without_the_extra_names_the_pip_command(home, capsys, monkeypatch):
+    """As on a machine without the `gym` extra: find_spec answers None for reasoning_gym only."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "reasoning_gym" else real(name, *a))
+    code, _, err = run_cli(["domains", "add", "g", "--generate", "rg:chain_sum"], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "needs the reasoning-gym package" in err and "pip install '.[gym]'" in err
+    assert not (home / "domains" / "g").exists()
+
+
 @pytest.mark.parametrize(("expression", "chain"), [
     ("4 - 1 - 7", [("difference", 3.0, "4 - 1"), ("difference", -4.0, "3 - 7")]),
     ("3 + 4 * 2", [("product", 8.0, "4 * 2"), ("sum", 11.0, "3 + 8")]),  # precedence
