@@ -37,8 +37,10 @@ def test_a_step_is_scored_by_its_own_tokens_only(tiny_model_dir, tmp_path):
     right, wrong_end, wrong_start = scorer.score(domain.format_question(question), [
         ["12 + 7 = 19.", "The answer is 19."], ["12 + 7 = 19.", "The answer is 91."], ["12 + 7 = 23.", "The answer is 19."]])
     assert all(0.0 < p <= 1.0 for p in right + wrong_end + wrong_start)
-    assert right[0] == wrong_end[0]  # what follows a step does not change its score
-    assert right[1] != wrong_end[1]
+    # what follows a step does not change its score (up to float noise: the rows are padded differently
+    # in the batch, and a 2e-6 relative difference was seen in a fresh-clone run)
+    assert right[0] == pytest.approx(wrong_end[0], rel=1e-4)
+    assert right[1] != pytest.approx(wrong_end[1], rel=1e-2), (right, wrong_end)
     # Step 2 of `right` again, found by character offsets in the whole text instead of by token counts
     import torch
 
