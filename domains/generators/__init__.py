@@ -107,10 +107,12 @@ def _check_value(kind: str, key: str, value: Any, param: Param) -> None:
         if not picked or unknown:
             raise DomainSpecError(f"generator '{kind}': {key}={value!r} " + (f"has no '{unknown[0]}'" if unknown else "is empty"),
                                   where="--set", fix=f"use a comma list of: {', '.join(param.choices)}")
-    too_low = param.low is not None and value < param.low
-    if too_low or (param.high is not None and value > param.high):
-        bounds = f"{param.low} to {param.high}" if param.low is not None and param.high is not None else \
-            f"at least {param.low}" if param.low is not None else f"at most {param.high}"
+    low, high = param.low, param.high
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            bounds = f"{low} to {high}"
+        else:
+            bounds = f"at least {low}" if high is None else f"at most {high}"
         raise DomainSpecError(f"generator '{kind}': {key}={value} is out of range", where="--set", fix=f"use {bounds}")
 
 
@@ -167,7 +169,7 @@ def _gym_items(name: str, params: dict, split: str, seed: int, size: int, avoid:
     _check_gym_params(name, params)
     try:
         dataset = reasoning_gym.create_dataset(name, size=size * 2 + 10, seed=stream_seed(seed, split), **params)
-    except Exception as err:  # unknown dataset or parameter: reasoning-gym's own message
+    except Exception as err:  # a bad parameter value: reasoning-gym's own message
         raise DomainSpecError(f"reasoning-gym cannot make '{name}': {str(err).splitlines()[0]}", where="--generate",
                               fix="check the dataset name and its parameters in the reasoning-gym docs") from None
     out = []
@@ -210,7 +212,7 @@ def _gym_item(name: str, entry: dict) -> Item:
         raise DomainSpecError(f"reasoning-gym '{name}' answers are not numbers ('{entry['answer']}')", where="--generate",
                               fix="use a dataset with numeric answers (chain_sum, basic_arithmetic, products, gsm_symbolic)")
     chain = _expression_chain(str(entry.get("metadata", {}).get("expression", "")))
-    if not chain or abs(chain[-1].value - answer) > 1e-6 * max(1.0, abs(answer)):
+    if chain and abs(chain[-1].value - answer) > 1e-6 * max(1.0, abs(answer)):
         chain = []  # no known intermediate values: the answer is checked, the steps are not (no step truth)
     return Item(f"rg:{name}", entry["question"], tuple(chain), "", final=answer)
 

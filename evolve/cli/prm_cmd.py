@@ -50,7 +50,8 @@ def eval_command(
                           fix="drop --no-truth (a tree check needs step truth), or sample with --samples 4")
     cfg = config_from(config, set_, {"data.domain": domain, "model.spec": model, "model.threads": threads,
                                      "model.lora": policy}, seed)
-    test = load_domain(cfg.data.domain).load_split(split, limit=limit)
+    the_domain = load_domain(cfg.data.domain)
+    test = the_domain.load_split(split, limit=limit)
     check_truth(cfg.data.domain, test, not no_truth)  # before any model loads
     records = None
     if trees is not None:  # also before any model loads
@@ -59,7 +60,6 @@ def eval_command(
         if foreign:
             raise TreeFileError(f"holds trees of domain '{foreign[0]}', not '{cfg.data.domain}'", where=str(trees),
                                 fix="pass the tree file this domain was searched into, or its --domain")
-    the_domain = load_domain(cfg.data.domain)
     dev = the_domain.load_split(dev_split, limit=limit) if dev_split and dev_split in the_domain.split_names else []
     with progress_sink() as events:
         if samples == 0:  # the tree file alone: no policy, and a PRM only if given
